@@ -193,7 +193,10 @@ def _to_nodes(node: yaml.Node, loader: yaml.SafeLoader, out: _Collector, path: s
                 dupes.append((key, kline, key_lines[key]))
                 continue
             key_lines[key] = kline
-            result[key] = _to_nodes(value_node, loader, out, _join(path, key))
+            value = _to_nodes(value_node, loader, out, _join(path, key))
+            if isinstance(value.value, (dict, list)):
+                value.line = kline  # a block collection starts on the next line: point at its key
+            result[key] = value
         return _Node(result, line, dupes)
     if isinstance(node, yaml.SequenceNode):
         return _Node(
@@ -233,9 +236,15 @@ def _read_yaml(path: Path, out: _Collector) -> _Node | None:
             return None
         return _to_nodes(root, loader, out, "")
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The context mark is where the broken construct starts (an unclosed bracket's line);
+        # the problem mark is where the parser gave up (often the end of the file).
+        at_end = exc.problem_mark is not None and exc.problem_mark.index >= len(text.rstrip())
+        mark = (exc.context_mark if at_end and exc.context_mark else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        out.add(line, "", f"YAML syntax error: {exc.problem or exc.context}")
+        detail = exc.problem or ""
+        if at_end and exc.context and exc.context_mark:
+            detail += f" ({exc.context} that starts here and is never closed)"
+        out.add(line, "", f"YAML syntax error: {detail.strip()}")
         return None
     except yaml.YAMLError as exc:
         out.add(None, "", f"YAML error: {exc}")

@@ -1,0 +1,84 @@
+"""Turning engine replies into text, shared by the shell (plain) and Telegram (HTML).
+
+`escape` is the identity for the shell and `html.escape` for Telegram; `bold` likewise.
+Every piece of learner or content text passes through `escape`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.tutor.engine import AskQuestion, Feedback, Message
+
+__all__ = ["message_text", "question_text", "feedback_text", "split_text", "TELEGRAM_TEXT_MAX"]
+
+TELEGRAM_TEXT_MAX = 4096
+Fmt = Callable[[str], str]
+
+
+def _plain(s: str) -> str:
+    return s
+
+
+def message_text(m: Message, escape: Fmt = _plain, bold: Fmt = _plain) -> str:
+    body = escape(m.text)
+    return f"{bold(escape(m.title))}\n{body}" if m.title else body
+
+
+def question_text(a: AskQuestion, escape: Fmt = _plain, bold: Fmt = _plain, numbered_options: bool = True) -> str:
+    q = a.question
+    lines = [bold(escape(a.header)), "", escape(q.prompt)]
+    if q.is_choice and numbered_options:
+        lines.append("")
+        lines += [f"{i + 1}. {escape(o)}" for i, o in enumerate(q.options)]
+    elif not q.is_choice:
+        lines += ["", "✍️ Type your answer in your own words."]
+    return "\n".join(lines)
+
+
+def feedback_text(f: Feedback, escape: Fmt = _plain, bold: Fmt = _plain) -> str:
+    m = f.marking
+    score = f"{m.earned}/{m.needed}" if m.earned <= m.needed else f"{m.earned} (needed {m.needed})"
+    head = "Full marks! 🎉" if m.passed else ("Partly there." if m.earned else "Not this time.")
+    lines = [f"{bold(escape(head))} Points: {score}", ""]
+    for p in m.points:
+        lines.append(f"{'✅' if p.earned else '❌'} {escape(p.point.text)}")
+    lines += ["", bold("Model answer:"), escape(f.question.model_answer)]
+    if f.question.explanation:
+        lines += ["", bold("Why:"), escape(f.question.explanation)]
+    if f.note:
+        lines += ["", f"ℹ️ {escape(f.note)}"]
+    return "\n".join(lines)
+
+
+def split_text(text: str, limit: int = TELEGRAM_TEXT_MAX) -> list[str]:
+    """Split on paragraph boundaries (then lines, then hard) so each part fits `limit`."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for para in text.split("\n\n"):
+        candidate = f"{current}\n\n{para}" if current else para
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        if len(para) <= limit:
+            current = para
+            continue
+        current = ""
+        for line in para.split("\n"):
+            cand = f"{current}\n{line}" if current else line
+            if len(cand) <= limit:
+                current = cand
+                continue
+            if current:
+                parts.append(current)
+            while len(line) > limit:
+                parts.append(line[:limit])
+                line = line[limit:]
+            current = line
+    if current:
+        parts.append(current)
+    return parts

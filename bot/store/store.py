@@ -1,0 +1,359 @@
+"""The store: the only module that speaks SQL (SQLAlchemy Core 2.x).
+
+SQLite by default (a file, WAL, a busy timeout), PostgreSQL when the URL says so. The API
+is synchronous and thread-safe; the Telegram channel calls it through `asyncio.to_thread`
+so a query never blocks the event loop (SQLite's async drivers are a thread underneath
+anyway, and one code path serves the bot, the shell and the benchmarks).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.errors import NotFound, StoreError
+from bot.store import schema as s
+from bot.tutor.models import CardRow, Learner, LearnerSettings, NewReview, Pending, ReviewRow
+
+__all__ = ["Store", "migrate"]
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to date with Alembic (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite's own transaction handling defers BEGIN; we emit it ourselves below.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _learner(row: Any) -> Learner:
+    return Learner(row.id, row.channel, row.external_id, row.display_name, row.chat_id,
+                   row.created_at, row.last_active_at, bool(row.active))
+
+
+def _card(row: Any) -> CardRow:
+    return CardRow(row.learner_id, row.question_id, row.topic, row.card, row.due, row.introduced_at, row.reviews)
+
+
+def _review(row: Any, overridden: bool = False) -> ReviewRow:
+    return ReviewRow(row.id, row.learner_id, row.question_id, row.topic, row.kind, row.reviewed_at,
+                     row.rating, row.score, tuple(row.hits), tuple(row.misses), row.answer, bool(row.extra),
+                     row.card_before, row.due_after, overridden)
+
+
+class Store:
+    """Persistence for learners, cards, the review log and settings (and later issues' tables)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = _make_engine(url)
+        try:
+            if migrate:
+                globals()["migrate"](engine)
+        except OperationalError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot open the database: {exc.orig}") from exc
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ learners
+
+    def learner(self, channel: str, external_id: str, *, now: datetime, timezone: str, new_per_day: int,
+                display_name: str = "", chat_id: int | None = None) -> Learner:
+        """Get the learner for (channel, external id), creating them (and their settings) if new."""
+        found = self.find_learner(channel, external_id)
+        if found is not None:
+            if (display_name and display_name != found.display_name) or (chat_id is not None and chat_id != found.chat_id):
+                with self.tx() as c:
+                    c.execute(update(s.learners).where(s.learners.c.id == found.id).values(
+                        display_name=display_name or found.display_name,
+                        chat_id=chat_id if chat_id is not None else found.chat_id))
+                return self.get_learner(found.id)
+            return found
+        try:
+            with self.tx() as c:
+                lid = c.execute(insert(s.learners).values(
+                    channel=channel, external_id=external_id, display_name=display_name[:128],
+                    chat_id=chat_id, created_at=now, active=True).returning(s.learners.c.id)).scalar_one()
+                c.execute(insert(s.learner_settings).values(
+                    learner_id=lid, timezone=timezone, new_per_day=new_per_day, topics=None))
+        except IntegrityError:  # created concurrently by another update: use theirs
+            pass
+        found = self.find_learner(channel, external_id)
+        assert found is not None
+        return found
+
+    def find_learner(self, channel: str, external_id: str) -> Learner | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.learners).where(
+                s.learners.c.channel == channel, s.learners.c.external_id == external_id)).first()
+        return _learner(row) if row else None
+
+    def get_learner(self, learner_id: int) -> Learner:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.learners).where(s.learners.c.id == learner_id)).first()
+        if row is None:
+            raise NotFound(f"learner {learner_id}")
+        return _learner(row)
+
+    def learners_by_ids(self, ids: Sequence[int]) -> list[Learner]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.learners).where(s.learners.c.id.in_(list(ids)))).all()
+        return [_learner(r) for r in rows]
+
+    def touch(self, learner_id: int, now: datetime) -> None:
+        """Record activity: last seen, active again, and any reminder back-off reset."""
+        with self.tx() as c:
+            c.execute(update(s.learners).where(s.learners.c.id == learner_id).values(last_active_at=now, active=True))
+            c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id).values(ignored=0))
+
+    def set_active(self, learner_id: int, active: bool) -> None:
+        with self.tx() as c:
+            c.execute(update(s.learners).where(s.learners.c.id == learner_id).values(active=active))
+
+    def set_active_by_chat(self, channel: str, chat_id: int, active: bool) -> int:
+        with self.tx() as c:
+            return c.execute(update(s.learners).where(
+                s.learners.c.channel == channel, s.learners.c.chat_id == chat_id).values(active=active)).rowcount
+
+    def settings(self, learner_id: int) -> LearnerSettings:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.learner_settings).where(s.learner_settings.c.learner_id == learner_id)).first()
+        if row is None:
+            raise NotFound(f"settings of learner {learner_id}")
+        return LearnerSettings(row.timezone, row.new_per_day, tuple(row.topics) if row.topics is not None else None,
+                               row.paused_until)
+
+    def update_settings(self, learner_id: int, **values: Any) -> None:
+        if "topics" in values and values["topics"] is not None:
+            values["topics"] = list(values["topics"])
+        with self.tx() as c:
+            c.execute(update(s.learner_settings).where(s.learner_settings.c.learner_id == learner_id).values(**values))
+
+    # ------------------------------------------------------------------ cards
+
+    def cards(self, learner_id: int) -> list[CardRow]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.cards).where(s.cards.c.learner_id == learner_id)).all()
+        return [_card(r) for r in rows]
+
+    def card(self, learner_id: int, question_id: str) -> CardRow | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.cards).where(
+                s.cards.c.learner_id == learner_id, s.cards.c.question_id == question_id)).first()
+        return _card(row) if row else None
+
+    def next_due(self, learner_id: int, now: datetime, question_ids: Sequence[str] | None,
+                 exclude: str | None = None) -> CardRow | None:
+        """The most overdue card due at `now`, among `question_ids` (None: any)."""
+        q = select(s.cards).where(s.cards.c.learner_id == learner_id, s.cards.c.due <= now)
+        if question_ids is not None:
+            q = q.where(s.cards.c.question_id.in_(list(question_ids)))
+        if exclude is not None:
+            q = q.where(s.cards.c.question_id != exclude)
+        with self.engine.connect() as c:
+            row = c.execute(q.order_by(s.cards.c.due, s.cards.c.question_id).limit(1)).first()
+        return _card(row) if row else None
+
+    def due_counts(self, learner_id: int, until: datetime, question_ids: Sequence[str] | None) -> int:
+        q = select(func.count()).select_from(s.cards).where(s.cards.c.learner_id == learner_id, s.cards.c.due <= until)
+        if question_ids is not None:
+            q = q.where(s.cards.c.question_id.in_(list(question_ids)))
+        with self.engine.connect() as c:
+            return int(c.execute(q).scalar_one())
+
+    def next_due_time(self, learner_id: int, question_ids: Sequence[str] | None) -> datetime | None:
+        q = select(func.min(s.cards.c.due)).where(s.cards.c.learner_id == learner_id)
+        if question_ids is not None:
+            q = q.where(s.cards.c.question_id.in_(list(question_ids)))
+        with self.engine.connect() as c:
+            value = c.execute(q).scalar_one()
+        return value  # type: ignore[no-any-return]
+
+    def introduced_count(self, learner_id: int, start: datetime, end: datetime) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(s.cards).where(
+                s.cards.c.learner_id == learner_id, s.cards.c.introduced_at >= start,
+                s.cards.c.introduced_at < end)).scalar_one())
+
+    def seen_questions(self, learner_id: int) -> dict[str, str]:
+        """question id -> topic for every card the learner has."""
+        with self.engine.connect() as c:
+            return dict(c.execute(select(s.cards.c.question_id, s.cards.c.topic).where(
+                s.cards.c.learner_id == learner_id)).all())
+
+    # ------------------------------------------------------------------ reviews
+
+    def record_review(self, r: NewReview) -> int:
+        """Append the review and write the new card state in one transaction; clear the pending question."""
+        with self.tx() as c:
+            rid = c.execute(insert(s.reviews).values(
+                learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
+                reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
+                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=r.card_before,
+                due_after=r.due_after, log=r.log).returning(s.reviews.c.id)).scalar_one()
+            if r.card_after is not None and r.due_after is not None:
+                values = dict(card=r.card_after, due=r.due_after, topic=r.topic)
+                done = c.execute(update(s.cards).where(
+                    s.cards.c.learner_id == r.learner_id, s.cards.c.question_id == r.question_id
+                ).values(reviews=s.cards.c.reviews + 1, **values)).rowcount
+                if not done:
+                    c.execute(insert(s.cards).values(learner_id=r.learner_id, question_id=r.question_id,
+                                                     introduced_at=r.reviewed_at, reviews=1, **values))
+            c.execute(delete(s.pending).where(s.pending.c.learner_id == r.learner_id))
+            c.execute(update(s.learners).where(s.learners.c.id == r.learner_id).values(
+                last_active_at=r.reviewed_at, active=True))
+            c.execute(update(s.reminders).where(s.reminders.c.learner_id == r.learner_id).values(ignored=0))
+        return int(rid)
+
+    def get_review(self, review_id: int) -> ReviewRow:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.reviews).where(s.reviews.c.id == review_id)).first()
+            if row is None:
+                raise NotFound(f"review {review_id}")
+            overridden = c.execute(select(s.overrides.c.id).where(s.overrides.c.review_id == review_id)).first()
+        return _review(row, overridden is not None)
+
+    def latest_review_id(self, learner_id: int, question_id: str) -> int | None:
+        with self.engine.connect() as c:
+            return c.execute(select(func.max(s.reviews.c.id)).where(
+                s.reviews.c.learner_id == learner_id, s.reviews.c.question_id == question_id,
+                s.reviews.c.extra.is_(False))).scalar_one()
+
+    def reviews(self, learner_id: int, since: datetime | None = None) -> list[ReviewRow]:
+        q = select(s.reviews, s.overrides.c.id.label("override_id")).outerjoin(
+            s.overrides, s.overrides.c.review_id == s.reviews.c.id).where(s.reviews.c.learner_id == learner_id)
+        if since is not None:
+            q = q.where(s.reviews.c.reviewed_at >= since)
+        with self.engine.connect() as c:
+            rows = c.execute(q.order_by(s.reviews.c.id)).all()
+        return [_review(r, r.override_id is not None) for r in rows]
+
+    def record_override(self, review_id: int, learner_id: int, question_id: str, card_after: dict[str, Any],
+                        due_after: datetime, now: datetime) -> None:
+        """Re-rate a review Good: the card takes the new state, the override is kept for tutors."""
+        with self.tx() as c:
+            c.execute(insert(s.overrides).values(review_id=review_id, learner_id=learner_id,
+                                                 question_id=question_id, created_at=now))
+            c.execute(update(s.cards).where(s.cards.c.learner_id == learner_id,
+                                            s.cards.c.question_id == question_id).values(card=card_after, due=due_after))
+
+    # ------------------------------------------------------------------ pending question
+
+    def set_pending(self, p: Pending) -> None:
+        with self.tx() as c:
+            c.execute(delete(s.pending).where(s.pending.c.learner_id == p.learner_id))
+            c.execute(insert(s.pending).values(learner_id=p.learner_id, question_id=p.question_id,
+                                               mode=p.mode, asked_at=p.asked_at, poll_id=p.poll_id))
+
+    def get_pending(self, learner_id: int) -> Pending | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.pending).where(s.pending.c.learner_id == learner_id)).first()
+        return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id) if row else None
+
+    def pending_by_poll(self, poll_id: str) -> Pending | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.pending).where(s.pending.c.poll_id == poll_id)).first()
+        return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id) if row else None
+
+    def attach_poll(self, learner_id: int, question_id: str, poll_id: str) -> bool:
+        with self.tx() as c:
+            return bool(c.execute(update(s.pending).where(
+                s.pending.c.learner_id == learner_id, s.pending.c.question_id == question_id).values(poll_id=poll_id)).rowcount)
+
+    def clear_pending(self, learner_id: int) -> None:
+        with self.tx() as c:
+            c.execute(delete(s.pending).where(s.pending.c.learner_id == learner_id))
+
+    # ------------------------------------------------------------------ data rights
+
+    def _learner_tables(self) -> list[Any]:
+        return [t for t in s.metadata.sorted_tables if "learner_id" in t.c]
+
+    def export(self, learner_id: int) -> dict[str, Any]:
+        """Every row about the learner, table by table, as JSON-ready values."""
+        out: dict[str, Any] = {}
+        with self.engine.connect() as c:
+            out["learners"] = [dict(r._mapping) for r in c.execute(select(s.learners).where(s.learners.c.id == learner_id))]
+            for t in self._learner_tables():
+                out[t.name] = [dict(r._mapping) for r in c.execute(select(t).where(t.c.learner_id == learner_id))]
+            out["cohorts_owned"] = [dict(r._mapping) for r in c.execute(select(s.cohorts).where(s.cohorts.c.owner_id == learner_id))]
+        return json.loads(json.dumps(out, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
+
+    def forget(self, learner_id: int) -> None:
+        """Erase the learner from every table, in one transaction."""
+        with self.tx() as c:
+            for t in reversed(self._learner_tables()):
+                c.execute(delete(t).where(t.c.learner_id == learner_id))
+            c.execute(update(s.cohorts).where(s.cohorts.c.owner_id == learner_id).values(owner_id=None))
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.tutor_id == learner_id).values(tutor_id=None))
+            c.execute(delete(s.learners).where(s.learners.c.id == learner_id))
+
+    def table_names(self) -> list[str]:
+        return sorted(inspect(self.engine).get_table_names())

@@ -1,0 +1,91 @@
+"""Typed records the core works with; the store reads and writes them (no SQL here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Learner", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview"]
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: int
+    channel: str
+    external_id: str
+    display_name: str
+    chat_id: int | None
+    created_at: datetime
+    last_active_at: datetime | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    timezone: str
+    new_per_day: int
+    topics: tuple[str, ...] | None  # None: every topic
+    paused_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CardRow:
+    learner_id: int
+    question_id: str
+    topic: str
+    card: dict[str, Any]  # fsrs.Card.to_dict()
+    due: datetime
+    introduced_at: datetime
+    reviews: int
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    id: int
+    learner_id: int
+    question_id: str
+    topic: str
+    kind: str
+    reviewed_at: datetime
+    rating: int | None
+    score: float
+    hits: tuple[str, ...]
+    misses: tuple[str, ...]
+    answer: str
+    extra: bool
+    card_before: dict[str, Any] | None
+    due_after: datetime | None
+    overridden: bool = False
+
+
+@dataclass(frozen=True)
+class NewReview:
+    """A review to append, with the card state it produced (None for extra practice)."""
+
+    learner_id: int
+    question_id: str
+    topic: str
+    kind: str
+    reviewed_at: datetime
+    rating: int | None
+    score: float
+    hits: tuple[str, ...]
+    misses: tuple[str, ...]
+    answer: str
+    extra: bool
+    card_before: dict[str, Any] | None
+    card_after: dict[str, Any] | None
+    due_after: datetime | None
+    log: dict[str, Any] | None = None
+    introduced: bool = False  # first review of this question by this learner
+
+
+@dataclass(frozen=True)
+class Pending:
+    learner_id: int
+    question_id: str
+    mode: str  # due | new | extra
+    asked_at: datetime
+    poll_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
