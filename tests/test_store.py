@@ -1,0 +1,139 @@
+"""The store on SQLite and PostgreSQL: learners, cards and the review log, atomicity, erase."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.store import Store
+from bot.store import schema as s
+from bot.tutor.models import NewReview, Pending
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def new_learner(store: Store, name: str = "ann"):  # type: ignore[no-untyped-def]
+    return store.learner("shell", name, now=T0, timezone="Europe/London", new_per_day=10, display_name=name)
+
+
+def review(lid: int, qid: str, at: datetime, due: datetime, **kw) -> NewReview:  # type: ignore[no-untyped-def]
+    base = dict(learner_id=lid, question_id=qid, topic="kpis", kind="free_text", reviewed_at=at, rating=3,
+                score=1.0, hits=("a",), misses=(), answer="an answer", extra=False, card_before={"x": 1},
+                card_after={"x": 2}, due_after=due, log=None)
+    base.update(kw)
+    return NewReview(**base)  # type: ignore[arg-type]
+
+
+def test_learner_is_created_once_per_channel_and_id(store: Store) -> None:
+    a = new_learner(store)
+    again = new_learner(store)
+    other = store.learner("telegram", "ann", now=T0, timezone="Europe/London", new_per_day=10)
+    assert a.id == again.id and other.id != a.id
+    assert store.settings(a.id).timezone == "Europe/London" and store.settings(a.id).topics is None
+
+
+def test_times_round_trip_as_aware_utc(store: Store) -> None:
+    lid = new_learner(store).id
+    local = datetime(2026, 7, 1, 20, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    store.record_review(review(lid, "q1", local, local + timedelta(days=1)))
+    card = store.card(lid, "q1")
+    assert card is not None and card.due == local + timedelta(days=1)
+    assert card.due.tzinfo is not None and card.due.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    lid = new_learner(store).id
+    with pytest.raises(Exception):
+        store.record_review(review(lid, "q1", datetime(2026, 1, 1), T0))
+
+
+def test_recording_a_review_writes_log_and_card_together(store: Store) -> None:
+    lid = new_learner(store).id
+    store.set_pending(Pending(lid, "q1", "new", T0))
+    rid = store.record_review(review(lid, "q1", T0, T0 + timedelta(days=2)))
+    assert store.get_pending(lid) is None
+    assert store.get_review(rid).question_id == "q1"
+    card = store.card(lid, "q1")
+    assert card is not None and card.reviews == 1 and card.introduced_at == T0
+    store.record_review(review(lid, "q1", T0 + timedelta(days=2), T0 + timedelta(days=9)))
+    card = store.card(lid, "q1")
+    assert card is not None and card.reviews == 2 and card.due == T0 + timedelta(days=9)
+
+
+def test_a_failed_transaction_leaves_neither_log_row_nor_card(store: Store) -> None:
+    lid = new_learner(store).id
+    bad = review(lid, "q1", T0, T0 + timedelta(days=1), card_after={"x": 2}, topic=None)  # NOT NULL on cards.topic
+    with pytest.raises(Exception):
+        store.record_review(bad)
+    assert store.reviews(lid) == [] and store.card(lid, "q1") is None
+
+
+def test_due_order_is_most_overdue_first(store: Store) -> None:
+    lid = new_learner(store).id
+    for qid, days in (("a", -1), ("b", -3), ("c", 2)):
+        store.record_review(review(lid, qid, T0 - timedelta(days=5), T0 + timedelta(days=days)))
+    assert store.next_due(lid, T0, None).question_id == "b"  # type: ignore[union-attr]
+    assert store.next_due(lid, T0, ["a", "c"]).question_id == "a"  # type: ignore[union-attr]
+    assert store.next_due(lid, T0, None, exclude="b").question_id == "a"  # type: ignore[union-attr]
+    assert store.due_counts(lid, T0, None) == 2
+    assert store.next_due_time(lid, ["c"]) == T0 + timedelta(days=2)
+
+
+def test_poll_ids_map_back_to_the_pending_question(store: Store) -> None:
+    lid = new_learner(store).id
+    store.set_pending(Pending(lid, "q9", "new", T0))
+    assert store.attach_poll(lid, "q9", "poll-123")
+    found = store.pending_by_poll("poll-123")
+    assert found is not None and found.learner_id == lid and found.question_id == "q9"
+    assert not store.attach_poll(lid, "other", "poll-456")
+
+
+def test_override_is_recorded_and_moves_the_card(store: Store) -> None:
+    lid = new_learner(store).id
+    rid = store.record_review(review(lid, "q1", T0, T0 + timedelta(minutes=1), score=0.5, rating=2))
+    store.record_override(rid, lid, "q1", {"x": 3}, T0 + timedelta(days=3), T0)
+    assert store.get_review(rid).overridden
+    assert store.card(lid, "q1").due == T0 + timedelta(days=3)  # type: ignore[union-attr]
+    with pytest.raises(Exception):  # only once per review
+        store.record_override(rid, lid, "q1", {"x": 4}, T0 + timedelta(days=4), T0)
+
+
+def test_export_holds_every_row_and_forget_erases_from_every_table(store: Store) -> None:
+    ann, bob = new_learner(store, "ann"), new_learner(store, "bob")
+    for who in (ann, bob):
+        rid = store.record_review(review(who.id, "q1", T0, T0 + timedelta(days=1), score=0.0, rating=1))
+        store.record_override(rid, who.id, "q1", {"x": 3}, T0 + timedelta(days=3), T0)
+        store.set_pending(Pending(who.id, "q2", "new", T0))
+    exported = store.export(ann.id)
+    assert exported["learners"][0]["external_id"] == "ann"
+    assert len(exported["reviews"]) == 1 and len(exported["cards"]) == 1 and len(exported["overrides"]) == 1
+    assert all(row.get("learner_id", ann.id) == ann.id for rows in exported.values() for row in rows)
+
+    store.forget(ann.id)
+    with store.engine.connect() as c:
+        for table in s.metadata.sorted_tables:
+            cols = [col for col in ("learner_id", "owner_id", "tutor_id") if col in table.c]
+            for col in cols:
+                left = c.execute(select(table).where(table.c[col] == ann.id)).all()
+                assert left == [], f"{table.name}.{col} still holds the learner"
+        assert c.execute(select(s.learners).where(s.learners.c.external_id == "ann")).all() == []
+        dump = " ".join(str(r) for t in s.metadata.sorted_tables for r in c.execute(select(t)).all())
+    assert "'ann'" not in dump
+    assert store.reviews(bob.id) and store.card(bob.id, "q1")  # the other learner is untouched
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
+    st = Store.open(sqlite_url)
+    with st.engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+    st.close()
+
+
+def test_migrations_are_idempotent_and_create_every_table(sqlite_url: str) -> None:
+    Store.open(sqlite_url).close()
+    st = Store.open(sqlite_url)  # second run: nothing to do, no error
+    assert set(st.table_names()) >= {t.name for t in s.metadata.sorted_tables} | {"alembic_version"}
+    st.close()
