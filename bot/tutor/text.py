@@ -513,7 +513,7 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
                 rc = LEXICON.get((root,))
                 if rc or root in known:
                     t.stem = root
-                    t.concepts = rc
+                    t.concepts = rc or ()
                     t.neg = True
         i += 1
     # negation scope: a cue negates the words after it up to a break or 4 content words

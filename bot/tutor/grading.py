@@ -1,0 +1,437 @@
+"""Free-text grading: which marking points a learner's answer earns.
+
+`Grader(glossary).grade(question, answer) -> Marking`. Pure and deterministic. How a point
+is earned, for each sentence of the answer (`bot.tutor.text` does the English):
+
+1. **Accept phrases.** Every key word of one of the point's `accept` phrases is found close
+   together in one sentence (same stem, a glossary equivalent, an everyday synonym, or a
+   slip of one or two letters), with the same polarity: "you don't need to reply within a
+   month" does not match "a month".
+2. **The point's own words.** Enough of the point text's key words (its content words,
+   less those the prompt already uses) are found in one sentence, with the same polarity.
+3. **Numbers.** A point or phrase that states a quantity ("72 hours", "80%") is only matched
+   by the same quantity ("one month" = "1 month" = "30 days"; "two months" is not).
+4. **Term lists.** A sentence with no structure at all (no verb, article or preposition:
+   "Goal, Reality, Options, Will") is a list. In a list, an item earns a point only if it
+   names the point's term (its label, "Goal: ..."), or the list is mostly items that
+   each fully match an accept phrase; otherwise it is a bag of keywords and earns nothing.
+
+The question's own words never earn anything: key words the prompt uses are dropped, and
+an accept phrase that the prompt itself matches is ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz.distance import OSA
+from rapidfuzz.process import extractOne
+
+from bot.tutor.bank import Glossary, MarkingPoint, Question
+from bot.tutor.text import (
+    LEXICON,
+    STOPWORDS,
+    STRUCTURE_WORDS,
+    Token,
+    normalise,
+    split_sentences,
+    stem,
+    tokenize,
+)
+
+MAX_ANSWER_CHARS = 4096
+_CACHE_SIZE = 512
+# Share of the point text's key words one sentence must contain.
+COVERAGE = 0.5
+_GENERIC = frozenset(stem(w) for w in """
+also just only really actually basically simply need needs must should can could would will
+may might able mean means meaning way ways thing things something someone people person
+make made get got getting give given take taken put come go going went do does done keep
+""".split())
+
+
+@dataclass(frozen=True)
+class PointResult:
+    point: MarkingPoint
+    earned: bool
+    evidence: str  # the part of the learner's answer that earned it, "" if not earned
+
+
+@dataclass(frozen=True)
+class Marking:
+    question_id: str
+    points: tuple[PointResult, ...]
+    needed: int
+    truncated: bool = False
+
+    @property
+    def earned(self) -> int:
+        return sum(1 for r in self.points if r.earned)
+
+    @property
+    def hits(self) -> tuple[str, ...]:
+        return tuple(r.point.id for r in self.points if r.earned)
+
+    @property
+    def misses(self) -> tuple[MarkingPoint, ...]:
+        return tuple(r.point for r in self.points if not r.earned)
+
+    @property
+    def score(self) -> float:
+        if self.needed <= 0:
+            return 1.0 if self.points else 0.0
+        return min(1.0, self.earned / self.needed)
+
+    @property
+    def passed(self) -> bool:
+        return self.earned >= self.needed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question_id": self.question_id,
+            "needed": self.needed,
+            "truncated": self.truncated,
+            "points": [{"id": r.point.id, "earned": r.earned, "evidence": r.evidence} for r in self.points],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], question: Question) -> Marking:
+        rows = {str(p["id"]): p for p in d.get("points", [])}
+        results = []
+        for mp in question.marking_points:
+            row = rows.get(mp.id, {})
+            results.append(PointResult(mp, bool(row.get("earned", False)), str(row.get("evidence", ""))))
+        return cls(
+            question_id=str(d.get("question_id", question.id)),
+            points=tuple(results),
+            needed=int(d.get("needed", question.points_needed)),
+            truncated=bool(d.get("truncated", False)),
+        )
+
+
+# --------------------------------------------------------------------------- compiled form
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One thing to find in a sentence: a word (by stem and meaning), a glossary term or a quantity."""
+
+    stem: str
+    neg: bool
+    concepts: frozenset[tuple[int, bool]]  # lexicon groups, polarity already applied
+    gloss: int = -1
+    quantity: str = ""
+
+    def matches(self, t: Token) -> bool:
+        if self.quantity:
+            return t.quantity == self.quantity and t.neg == self.neg
+        if t.neg != self.neg and not t.concepts:
+            return False
+        if t.stem == self.stem and t.neg == self.neg:
+            return True
+        if self.concepts:
+            for g, n in t.concepts:
+                if (g, n != t.neg) in self.concepts:
+                    return True
+        return False
+
+    def same_word(self, t: Token) -> bool:
+        """Literal match: the same stem or glossary term, not a synonym."""
+        if self.quantity:
+            return t.quantity == self.quantity and not t.neg
+        return t.stem == self.stem and not t.neg
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    keys: tuple[_Key, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class _Point:
+    point: MarkingPoint
+    keys: tuple[_Key, ...]          # key words of the point text (prompt words removed)
+    quantities: tuple[str, ...]     # quantities stated in the point text
+    accepts: tuple[_Phrase, ...]
+    terms: tuple[_Phrase, ...]      # names of the point in a list ("Goal", "Way forward")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    question: Question
+    points: tuple[_Point, ...]
+    prompt_stems: frozenset[str]
+    known: frozenset[str]
+    vocab: tuple[str, ...]
+    vocab_set: frozenset[str]
+    corrections: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+_LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
+
+
+class Grader:
+    """Grades free-text answers against marking points; caches compiled questions."""
+
+    def __init__(self, glossary: Glossary = Glossary()) -> None:
+        self.glossary = glossary
+        phrases: dict[tuple[str, ...], int] = {}
+        words: set[str] = set()
+        canon: list[tuple[Token, ...]] = []
+        for gid, group in enumerate(glossary.groups):
+            long = [p for p in group if len(normalise(p).split()) >= 2 and normalise(p).replace(" ", "").isalpha()]
+            canon.append(tuple(t for t in tokenize(long[0] if long else group[0]) if not t.skip))
+            for phrase in group:
+                ws = normalise(phrase).split()
+                for w in ws:
+                    if w.isalpha():
+                        words.add(w)
+                key = tuple(stem(w) for w in ws if w.isalnum())
+                if key and key not in phrases:
+                    phrases[key] = gid
+        self._gloss = phrases
+        self._canon = canon
+        self._gloss_max = max((len(k) for k in phrases), default=0)
+        self._gloss_words = frozenset(words)
+        self._cache: dict[tuple[str, int], _Compiled] = {}
+
+    # ----------------------------------------------------------------- public
+
+    def grade(self, question: Question, answer: str) -> Marking:
+        truncated = len(answer) > MAX_ANSWER_CHARS
+        if truncated:
+            answer = answer[:MAX_ANSWER_CHARS]
+        compiled = self._compiled(question)
+        sentences = self._sentences(compiled, answer)
+        results: list[PointResult] = []
+        for cp in compiled.points:
+            evidence = ""
+            for text, tokens, is_list, is_bag in sentences:
+                if self._earns(cp, tokens, is_list, is_bag):
+                    evidence = text
+                    break
+            results.append(PointResult(cp.point, bool(evidence), evidence))
+        return Marking(question.id, tuple(results), question.points_needed, truncated)
+
+    # ----------------------------------------------------------------- matching
+
+    def _earns(self, cp: _Point, tokens: list[Token], is_list: bool, is_bag: bool) -> bool:
+        words = [t for t in tokens if not t.skip]
+        if not words:
+            return False
+        for term in cp.terms:
+            if _find(term.keys, words, literal=True):
+                return True
+        if is_bag:
+            return False
+        for ph in cp.accepts:
+            if _find(ph.keys, words, literal=False):
+                return True
+        if is_list or not cp.keys:
+            return False
+        for q in cp.quantities:
+            if not any(t.quantity == q and not t.neg for t in words):
+                return False
+        n = len(cp.keys)
+        got = sum(1 for k in cp.keys if any(k.matches(t) for t in words))
+        return got >= max(2 if n >= 2 else 1, math.ceil(COVERAGE * n))
+
+    # ----------------------------------------------------------------- answers
+
+    def _sentences(self, c: _Compiled, answer: str) -> list[tuple[str, list[Token], bool, bool]]:
+        out = []
+        for a, b in split_sentences(answer):
+            text = answer[a:b].strip()
+            tokens = self._tokens(c, text)
+            words = [t for t in tokens if not t.skip]
+            if not words:
+                continue
+            is_list = len(words) >= 2 and not any(t.surface in STRUCTURE_WORDS for t in tokens)
+            is_bag = is_list and self._is_bag(c, tokens)
+            out.append((text, tokens, is_list, is_bag))
+        return out
+
+    def _is_bag(self, c: _Compiled, tokens: list[Token]) -> bool:
+        """A list whose items mostly match nothing specific: keywords, not an answer."""
+        items: list[list[Token]] = [[]]
+        commas = any(t.surface in (",", "-", "and", "or") for t in tokens)
+        for t in tokens:
+            if t.surface in (",", "-", "and", "or", ":", "(", ")") or (not commas and items[-1]):
+                if items[-1]:
+                    items.append([])
+                if t.surface in (",", "-", "and", "or", ":", "(", ")"):
+                    continue
+            if not t.skip:
+                items[-1].append(t)
+        items = [i for i in items if i]
+        if len(items) < 4:
+            return False
+        good = 0
+        for item in items:
+            if any(_find(term.keys, item, literal=True) for cp in c.points for term in cp.terms) or any(
+                _find(ph.keys, item, literal=False) and len(ph.keys) >= len(item)
+                for cp in c.points for ph in cp.accepts
+            ):
+                good += 1
+        return good * 2 < len(items)
+
+    def _tokens(self, c: _Compiled, text: str) -> list[Token]:
+        tokens = tokenize(text, c.known, lambda w: self._correct(c, w))
+        return self._glossed(tokens)
+
+    def _correct(self, c: _Compiled, w: str) -> str:
+        """Map a misspelt word to a word the question uses (same first letter, one or two slips)."""
+        if len(w) < 3 or not w.isalpha() or w in c.vocab_set or w in STOPWORDS or w in STRUCTURE_WORDS:
+            return w
+        hit = c.corrections.get(w)
+        if hit is not None:
+            return hit
+        fixed = w
+        if stem(w) not in c.known and (stem(w),) not in LEXICON:
+            if len(w) == 3:
+                cand = w + w[-1]
+                if cand in c.vocab_set:
+                    fixed = cand
+            else:
+                limit = 1 if len(w) < 8 else 2
+                best = extractOne(w, c.vocab, scorer=OSA.distance, score_cutoff=limit)
+                if best is not None and best[0][0] == w[0] and (len(w) >= 5 or len(best[0]) >= len(w)):
+                    fixed = best[0]
+        if len(c.corrections) < 4096:
+            c.corrections[w] = fixed
+        return fixed
+
+    def _glossed(self, tokens: list[Token]) -> list[Token]:
+        """Collapse glossary phrases ("first contact resolution", "FCR") into one token each."""
+        if not self._gloss:
+            return tokens
+        out: list[Token] = []
+        i = 0
+        words = tokens
+        while i < len(words):
+            t = words[i]
+            done = False
+            if not t.skip and not t.quantity:
+                for size in range(min(self._gloss_max, len(words) - i), 0, -1):
+                    span = words[i:i + size]
+                    if any(x.skip and x.surface not in ("-",) for x in span[1:]):
+                        continue
+                    key = tuple(x.stem for x in span if x.surface != "-")
+                    gid = self._gloss.get(key)
+                    if gid is not None:
+                        for x in self._canon[gid]:
+                            out.append(Token(x.surface, x.stem, len(out), neg=t.neg, concepts=x.concepts,
+                                             quantity=x.quantity, gloss=gid))
+                        i += size
+                        done = True
+                        break
+            if not done:
+                t.index = len(out)
+                out.append(t)
+                i += 1
+        return out
+
+    # ----------------------------------------------------------------- compiling
+
+    def _compiled(self, question: Question) -> _Compiled:
+        key = (question.id, id(question))
+        c = self._cache.get(key)
+        if c is not None and c.question is question:
+            return c
+        c = self._compile(question)
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)), None)
+        self._cache[key] = c
+        return c
+
+    def _compile(self, q: Question) -> _Compiled:
+        texts = [q.prompt, q.model_answer] + [p.text for p in q.marking_points] + [
+            a for p in q.marking_points for a in p.accept]
+        vocab_words: set[str] = set(self._gloss_words)
+        for t in texts:
+            vocab_words.update(w for w in normalise(t).split() if w.isalpha() and len(w) >= 3)
+        for k in LEXICON:
+            if len(k) == 1 and len(k[0]) >= 4:
+                vocab_words.add(k[0])
+        known = frozenset(stem(w) for w in vocab_words)
+        vocab_set = frozenset(vocab_words)
+        proto = _Compiled(q, (), frozenset(), known, tuple(sorted(vocab_set)), vocab_set)
+        prompt_tokens = [t for a, b in split_sentences(q.prompt) for t in self._tokens(proto, q.prompt[a:b]) if not t.skip]
+        prompt_stems = frozenset(t.stem for t in prompt_tokens)
+        points = []
+        for mp in q.marking_points:
+            points.append(self._compile_point(proto, mp, prompt_tokens, prompt_stems))
+        return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set)
+
+    def _keys(self, c: _Compiled, text: str, drop: frozenset[str] = frozenset()) -> list[_Key]:
+        keys: list[_Key] = []
+        seen: set[tuple[str, bool]] = set()
+        for a, b in split_sentences(text) or [(0, len(text))]:
+            for t in self._tokens(c, text[a:b]):
+                if t.skip or (t.surface in STOPWORDS and not t.quantity) or t.stem in drop or t.stem in _GENERIC:
+                    continue
+                if len(t.surface) < 2 and not t.quantity:
+                    continue
+                if (t.stem, t.neg) in seen:
+                    continue
+                seen.add((t.stem, t.neg))
+                concepts = frozenset((g, n != t.neg) for g, n in t.concepts)
+                keys.append(_Key(t.stem, t.neg, concepts, t.gloss, t.quantity))
+        return keys
+
+    def _compile_point(self, c: _Compiled, mp: MarkingPoint, prompt_tokens: list[Token],
+                       prompt_stems: frozenset[str]) -> _Point:
+        text = re.sub(r"\b(?:e\.g\.|for example|such as)\b.*$", "", mp.text, flags=re.S) or mp.text
+        all_keys = self._keys(c, text)
+        keys = [k for k in all_keys if k.stem not in prompt_stems or k.quantity]
+        quantities = tuple(dict.fromkeys(k.quantity for k in all_keys if k.quantity and not k.neg))
+        accepts = []
+        for phrase in mp.accept:
+            pk = self._keys(c, phrase)
+            if not pk:
+                continue
+            if _find(tuple(pk), prompt_tokens, literal=False):
+                continue  # the prompt itself says this: echoing it earns nothing
+            accepts.append(_Phrase(tuple(pk), phrase))
+        terms = []
+        m = _LABEL.match(mp.text)
+        if m:
+            label = m.group(1)
+            names = [s for s in re.split(r"\(|\)|\bor\b|/|,", label) if s.strip()]
+            names = [re.sub(r"^\s*[A-Za-z]\s+(?:is|=)\s+", "", s) for s in names]
+            for name in names + list(mp.accept):
+                pk = self._keys(c, name)
+                if pk and len(pk) <= 3 and not _find(tuple(pk), prompt_tokens, literal=True):
+                    terms.append(_Phrase(tuple(pk), name))
+        return _Point(mp, tuple(keys), quantities, tuple(accepts), tuple(terms))
+
+
+def _find(keys: tuple[_Key, ...], words: list[Token], literal: bool) -> bool:
+    """All `keys` found among `words`, close together (within a few words of each other)."""
+    if not keys:
+        return False
+    spots: list[list[int]] = []
+    for k in keys:
+        pos = [i for i, t in enumerate(words) if (k.same_word(t) if literal else k.matches(t))]
+        if not pos:
+            return False
+        spots.append(pos)
+    if len(spots) == 1:
+        return True
+    width = 3 * len(keys) + 2
+    for anchor in spots[0]:
+        if all(any(abs(p - anchor) <= width for p in s) for s in spots[1:]):
+            return True
+    return False
+
+
+def grade(question: Question, answer: str, glossary: Glossary | None = None) -> Marking:
+    """Grade one answer (convenience: builds a Grader each call; keep a Grader to reuse)."""
+    return Grader(glossary or Glossary()).grade(question, answer)
+
+
+__all__ = ["PointResult", "Marking", "Grader", "grade", "MAX_ANSWER_CHARS"]
