@@ -66,7 +66,9 @@ def answer_right(engine: Engine, who: Who = ANN) -> Feedback | Message:
 def test_start_welcomes_mentions_privacy_and_asks_the_first_question(engine: Engine) -> None:
     replies = engine.handle(ANN, Start())
     assert isinstance(replies[0], Message) and "/privacy" in replies[0].text
-    assert isinstance(replies[1], AskQuestion) and replies[1].header.startswith("New question")
+    offer = replies[1]
+    assert isinstance(offer, Message) and "remind:18:00" in [b.action for row in offer.buttons for b in row]
+    assert ask(replies).header.startswith("New question")
 
 
 def test_a_free_text_answer_is_marked_point_by_point(engine: Engine) -> None:

@@ -9,9 +9,9 @@ anyway, and one code path serves the bot, the shell and the benchmarks).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -33,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.errors import NotFound, StoreError
 from bot.store import schema as s
-from bot.tutor.models import CardRow, Learner, LearnerSettings, NewReview, Pending, ReviewRow
+from bot.tutor.models import CardRow, Learner, LearnerSettings, NewReview, OutboxItem, Pending, Reminder, ReviewRow
 
 __all__ = ["Store", "migrate"]
 
@@ -72,7 +73,9 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Claims take the write lock up front so two processes never read the same rows.
+            immediate = conn.get_execution_options().get("claim", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -85,6 +88,11 @@ def _learner(row: Any) -> Learner:
 
 def _card(row: Any) -> CardRow:
     return CardRow(row.learner_id, row.question_id, row.topic, row.card, row.due, row.introduced_at, row.reviews)
+
+
+def _reminder(row: Any) -> Reminder:
+    return Reminder(row.learner_id, row.local_time, row.timezone, row.next_fire_at, bool(row.enabled), row.ignored,
+                    row.last_sent_at)
 
 
 def _review(row: Any, overridden: bool = False) -> ReviewRow:
@@ -121,6 +129,14 @@ class Store:
     def tx(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def claim_tx(self) -> Iterator[Connection]:
+        """A transaction for claiming rows: BEGIN IMMEDIATE on SQLite; use FOR UPDATE SKIP LOCKED."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(claim=True)
+            with conn.begin():
+                yield conn
 
     # ------------------------------------------------------------------ learners
 
@@ -167,11 +183,17 @@ class Store:
             rows = c.execute(select(s.learners).where(s.learners.c.id.in_(list(ids)))).all()
         return [_learner(r) for r in rows]
 
-    def touch(self, learner_id: int, now: datetime) -> None:
-        """Record activity: last seen, active again, and any reminder back-off reset."""
+    def touch(self, learner_id: int, now: datetime) -> Reminder | None:
+        """Record activity: last seen, active again, reminder back-off reset.
+
+        Returns the reminder as it was if it had backed off (so the caller can bring it forward).
+        """
         with self.tx() as c:
             c.execute(update(s.learners).where(s.learners.c.id == learner_id).values(last_active_at=now, active=True))
-            c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id).values(ignored=0))
+            row = c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id,
+                                                      s.reminders.c.ignored > 0)
+                            .values(ignored=0).returning(*s.reminders.c)).first()
+        return _reminder(row) if row else None
 
     def set_active(self, learner_id: int, active: bool) -> None:
         with self.tx() as c:
@@ -357,3 +379,113 @@ class Store:
 
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())
+
+    # ------------------------------------------------------------------ reminders
+
+    def set_reminder(self, learner_id: int, local_time: str, tz: str, next_fire_at: datetime) -> None:
+        with self.tx() as c:
+            values = dict(local_time=local_time, timezone=tz, next_fire_at=next_fire_at, enabled=True, ignored=0)
+            if not c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id).values(**values)).rowcount:
+                c.execute(insert(s.reminders).values(learner_id=learner_id, **values))
+
+    def disable_reminder(self, learner_id: int) -> bool:
+        with self.tx() as c:
+            return bool(c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id).values(enabled=False)).rowcount)
+
+    def get_reminder(self, learner_id: int) -> Reminder | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.reminders).where(s.reminders.c.learner_id == learner_id)).first()
+        return _reminder(row) if row else None
+
+    def claim_due_reminders(self, now: datetime, late_limit: timedelta,
+                            next_fire: Callable[[Reminder, bool], datetime], limit: int = 20000) -> tuple[list[Reminder], int]:
+        """Atomically take every enabled reminder due at `now` and advance it to its next fire time.
+
+        Reminders less than `late_limit` late (and whose learner is active) get an outbox row in
+        the same transaction and are returned; older ones (the bot was down) are skipped to their
+        next time. Returns (queued, skipped). Two sweepers never claim the same reminder.
+        """
+        q = (select(s.reminders, s.learners.c.chat_id, s.learners.c.active)
+             .join(s.learners, s.learners.c.id == s.reminders.c.learner_id)
+             .where(s.reminders.c.enabled.is_(True), s.reminders.c.next_fire_at <= now)
+             .order_by(s.reminders.c.next_fire_at).limit(limit))
+        if self.dialect == "postgresql":
+            q = q.with_for_update(of=s.reminders, skip_locked=True)
+        queued: list[Reminder] = []
+        skipped = 0
+        with self.claim_tx() as c:
+            rows = c.execute(q).all()
+            if not rows:
+                return [], 0
+            updates, outbox_rows = [], []
+            for row in rows:
+                rem = _reminder(row)
+                send = now - rem.next_fire_at < late_limit and bool(row.active) and row.chat_id is not None
+                updates.append({"lid": rem.learner_id, "nxt": next_fire(rem, send)})
+                if send:
+                    queued.append(rem)
+                    outbox_rows.append(dict(learner_id=rem.learner_id, chat_id=row.chat_id, kind="reminder",
+                                            payload={"fire_at": rem.next_fire_at.isoformat()}, status="waiting",
+                                            attempts=0, not_before=now, updated_at=now))
+                else:
+                    skipped += 1
+            c.execute(update(s.reminders).where(s.reminders.c.learner_id == bindparam("lid"))
+                      .values(next_fire_at=bindparam("nxt")), updates)
+            if outbox_rows:
+                c.execute(insert(s.outbox), outbox_rows)
+        return queued, skipped
+
+    def reminder_sent(self, learner_id: int, now: datetime) -> None:
+        with self.tx() as c:
+            c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id).values(
+                ignored=s.reminders.c.ignored + 1, last_sent_at=now))
+
+    # ------------------------------------------------------------------ outbox (reminders, broadcasts)
+
+    def enqueue(self, rows: Sequence[dict[str, Any]], now: datetime) -> int:
+        if not rows:
+            return 0
+        with self.tx() as c:
+            c.execute(insert(s.outbox), [dict(status="waiting", attempts=0, not_before=now, updated_at=now, **r) for r in rows])
+        return len(rows)
+
+    def claim_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Take up to `limit` sendable rows (waiting, or sending with an expired lease: a crash)."""
+        cond = or_(and_(s.outbox.c.status == "waiting", s.outbox.c.not_before <= now),
+                   and_(s.outbox.c.status == "sending", s.outbox.c.claimed_until < now))
+        q = select(s.outbox).where(cond).order_by(s.outbox.c.id).limit(limit)
+        if self.dialect == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        with self.claim_tx() as c:
+            rows = c.execute(q).all()
+            if rows:
+                c.execute(update(s.outbox).where(s.outbox.c.id.in_([r.id for r in rows])).values(
+                    status="sending", claimed_until=now + lease, updated_at=now))
+        return [OutboxItem(r.id, r.kind, r.learner_id, r.chat_id, r.payload or {}, r.attempts, r.broadcast_id)
+                for r in rows]
+
+    def finish_outbox(self, item_id: int, status: str, now: datetime, error: str | None = None) -> None:
+        with self.tx() as c:
+            c.execute(update(s.outbox).where(s.outbox.c.id == item_id).values(
+                status=status, error=(error or "")[:250] or None, updated_at=now, claimed_until=None))
+
+    def retry_outbox(self, item_id: int, not_before: datetime, now: datetime, *, count_attempt: bool,
+                     error: str | None = None) -> None:
+        with self.tx() as c:
+            values: dict[str, Any] = dict(status="waiting", not_before=not_before, updated_at=now, claimed_until=None,
+                                          error=(error or "")[:250] or None)
+            if count_attempt:
+                values["attempts"] = s.outbox.c.attempts + 1
+            c.execute(update(s.outbox).where(s.outbox.c.id == item_id).values(**values))
+
+    def outbox_counts(self, broadcast_id: int | None = None) -> dict[str, int]:
+        q = select(s.outbox.c.status, func.count()).group_by(s.outbox.c.status)
+        if broadcast_id is not None:
+            q = q.where(s.outbox.c.broadcast_id == broadcast_id)
+        with self.engine.connect() as c:
+            return {status: int(n) for status, n in c.execute(q).all()}
+
+    def outbox_pending(self) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(s.outbox).where(
+                s.outbox.c.status.in_(["waiting", "sending"]))).scalar_one())

@@ -21,6 +21,7 @@ from bot.errors import NotFound
 from bot.tutor.bank import Question, QuestionBank
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking
 from bot.tutor.models import Learner, NewReview, Pending
+from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
 from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for, streaks
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ __all__ = [
     "StatsData", "parse_command", "parse_button", "question_key",
     "Start", "Next", "Answer", "Choose", "Override", "Stop", "Topics", "ToggleTopic", "AllTopics", "Stats",
     "Pause", "Resume", "Privacy", "Export", "Forget", "ConfirmForget", "CancelForget", "Help", "Extra",
-    "Unknown", "NotText", "Action", "COMMANDS",
+    "Unknown", "NotText", "Remind", "SetTimezone", "Action", "COMMANDS",
 ]
 
 # ---------------------------------------------------------------------------- actions
@@ -134,6 +135,16 @@ class Help:
 
 
 @dataclass(frozen=True)
+class Remind:
+    arg: str = ""  # "19:30", "19:30 Europe/Paris", "off", "" (show)
+
+
+@dataclass(frozen=True)
+class SetTimezone:
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class Unknown:
     text: str = ""
 
@@ -144,7 +155,8 @@ class NotText:
 
 
 Action = (Start | Next | Extra | Answer | Choose | Override | Stop | Topics | ToggleTopic | AllTopics | Stats
-          | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Unknown | NotText)
+          | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Unknown | NotText
+          | Remind | SetTimezone)
 
 # (command, description) shown by /help and registered with Telegram's setMyCommands.
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -184,6 +196,10 @@ def parse_command(text: str) -> Action | None:
     }
     if name == "start":
         return Start(rest)
+    if name == "remind":
+        return Remind(rest)
+    if name == "timezone":
+        return SetTimezone(rest)
     if name in simple:
         return simple[name]()
     if name == "pause":
@@ -216,6 +232,8 @@ def parse_button(data: str) -> Action | None:
             return ConfirmForget() if arg == "yes" else CancelForget()
         if kind == "stats":
             return Stats()
+        if kind == "remind":
+            return Remind(arg)
     except ValueError:
         return None
     return None
@@ -355,6 +373,7 @@ class Engine:
     def handle(self, who: Who, action: Action) -> list[Reply]:
         """Apply one learner action and return what to show them."""
         learner = self.learner(who)
+        self._activity(learner)
         if isinstance(action, Answer) and action.text.strip().startswith("/"):
             action = parse_command(action.text) or action
         method = getattr(self, f"_on_{type(action).__name__.lower()}", None)
@@ -362,6 +381,15 @@ class Engine:
             return self._help()
         result: list[Reply] = method(learner, action)
         return result
+
+    def _activity(self, learner: Learner) -> None:
+        """Any activity resets the reminder back-off and brings a backed-off reminder forward."""
+        now = self.now()
+        was = self.store.touch(learner.id, now)
+        if was is not None and was.enabled and interval_days(was.ignored) > 1:
+            at = parse_time(was.local_time)
+            if at is not None:
+                self.store.set_reminder(learner.id, was.local_time, was.timezone, next_fire(at, was.timezone, now))
 
     # -------------------------------------------------------------- actions
 
@@ -372,7 +400,13 @@ class Engine:
             "own words and I'll mark it point by point, then bring it back when you're due to "
             "revise it.\nPrivacy: I keep your answers to schedule your revision. See /privacy.",
             title="Welcome!")
-        return [welcome, *self._next(learner, extra=False)]
+        replies: list[Reply] = [welcome]
+        if self.store.get_reminder(learner.id) is None:
+            replies.append(Message(
+                "Shall I remind you to revise each day? Pick a time (you can change it with /remind).",
+                _kb([Button(t, f"remind:{t}") for t in ("08:00", "12:30", "18:00", "20:00")],
+                    [Button("Not now", "remind:none")])))
+        return replies + self._next(learner, extra=False)
 
     def _on_next(self, learner: Learner, action: Next) -> list[Reply]:
         return self._next(learner, extra=False)
@@ -519,6 +553,80 @@ class Engine:
         waiting = " Your question is still waiting." if pending else ""
         return [Message(f"I can only mark typed answers, so I can't use a {action.kind}.{waiting} "
                         "Type your answer as a message, or tap Next.", _kb([NEXT]))]
+
+    def _on_remind(self, learner: Learner, action: Remind) -> list[Reply]:
+        arg = action.arg.strip()
+        settings = self.store.settings(learner.id)
+        if arg.lower() == "none":
+            return [Message("No reminders, then. Send /remind 19:30 any time to get one.")]
+        if arg.lower() in ("off", "stop", "no"):
+            self.store.disable_reminder(learner.id)
+            return [Message("Daily reminders are off. /remind 19:30 turns them back on.")]
+        if not arg:
+            rem = self.store.get_reminder(learner.id)
+            if rem is None or not rem.enabled:
+                return [Message("You have no daily reminder. Set one with /remind 19:30 "
+                                "(or /remind 19:30 Europe/Paris for another time zone).")]
+            return [Message(f"Your daily reminder is at {rem.local_time} ({rem.timezone}). "
+                            "/remind off stops it; /remind 19:30 changes it.")]
+        parts = arg.split()
+        at = parse_time(parts[0])
+        if at is None or len(parts) > 2:
+            return [Message("Send a time like /remind 19:30, optionally with a time zone: /remind 19:30 Europe/Paris.")]
+        tz = settings.timezone
+        if len(parts) == 2:
+            zone, suggestions = resolve_timezone(parts[1])
+            if zone is None:
+                return [self._unknown_zone(parts[1], suggestions)]
+            tz = zone
+            self.store.update_settings(learner.id, timezone=tz)
+        if in_quiet_hours(at):
+            return [Message("I don't send reminders between midnight and 6 a.m. Pick a time from 06:00 to 23:59.")]
+        when = f"{at:%H:%M}"
+        nxt = next_fire(at, tz, self.now())
+        self.store.set_reminder(learner.id, when, tz, nxt)
+        local = nxt.astimezone(ZoneInfo(tz))
+        return [Message(f"Done: I'll remind you at {when} every day ({tz}), when there's something to revise. "
+                        f"First one: {local:%A %H:%M}. /remind off stops them.")]
+
+    def _on_settimezone(self, learner: Learner, action: SetTimezone) -> list[Reply]:
+        if not action.name.strip():
+            tz = self.store.settings(learner.id).timezone
+            return [Message(f"Your time zone is {tz}. Change it with /timezone Area/City, e.g. /timezone Europe/Paris.")]
+        zone, suggestions = resolve_timezone(action.name)
+        if zone is None:
+            return [self._unknown_zone(action.name, suggestions)]
+        self.store.update_settings(learner.id, timezone=zone)
+        rem = self.store.get_reminder(learner.id)
+        if rem is not None and rem.enabled:
+            at = parse_time(rem.local_time)
+            assert at is not None
+            self.store.set_reminder(learner.id, rem.local_time, zone, next_fire(at, zone, self.now()))
+        return [Message(f"Time zone set to {zone}." + (" Your reminder moves with it." if rem and rem.enabled else ""))]
+
+    @staticmethod
+    def _unknown_zone(name: str, suggestions: list[str]) -> Message:
+        hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
+        return Message(f"I don't know the time zone {name[:40]!r}.{hint} Use an IANA name like Europe/London.")
+
+    def reminder(self, learner_id: int) -> Message | None:
+        """The reminder to send now, or None when there is nothing to revise (or they paused)."""
+        now = self.now()
+        settings = self.store.settings(learner_id)
+        if settings.paused_until is not None and settings.paused_until > now:
+            return None
+        allowed = self._allowed_ids(settings.topics)
+        due = self.store.due_counts(learner_id, now, allowed)
+        learner = self.store.get_learner(learner_id)
+        new = 0
+        if self._new_left(learner, settings, now) > 0:
+            seen = self.store.seen_questions(learner_id)
+            fresh = sum(1 for q in self.bank if q.id not in seen and (allowed is None or q.id in allowed))
+            new = min(fresh, self._new_left(learner, settings, now))
+        if due == 0 and new == 0:
+            return None
+        rem = self.store.get_reminder(learner_id)
+        return Message(reminder_text(due, new, rem.ignored if rem else 0), _kb([Button("Start revising ▶", "next:")]))
 
     def _help(self) -> list[Reply]:
         lines = ["Tap Next (or send /quiz) for a question, then type your answer. "

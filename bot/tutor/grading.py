@@ -46,7 +46,12 @@ MAX_ANSWER_CHARS = 4096
 _CACHE_SIZE = 512
 # Share of the point text's key words one sentence must contain.
 COVERAGE = 0.5
-_GENERIC = frozenset(stem(w) for w in """
+# Words in almost every contact-centre question: weak evidence of any one idea.
+_COMMON = frozenset(stem(w) for w in """
+customer customers call calls caller agent agents contact centre center team staff
+organisation organization company business service
+""".split())
+_GENERIC = frozenset("""
 also just only really actually basically simply need needs must should can could would will
 may might able mean means meaning way ways thing things something someone people person
 make made get got getting give given take taken put come go going went do does done keep
@@ -124,8 +129,24 @@ class _Key:
     concepts: frozenset[tuple[int, bool]]  # lexicon groups, polarity already applied
     gloss: int = -1
     quantity: str = ""
+    surface_stop: bool = False  # a stop word kept because the phrase has nothing else
+    parts: tuple[_Key, ...] = ()  # a glossary term: the words of its spelt-out form
 
     def matches(self, t: Token) -> bool:
+        if self.parts:
+            return (t.gloss == self.gloss and t.neg == self.neg) or any(p.matches(t) for p in self.parts)
+        return self._matches(t)
+
+    def found(self, words: list[Token]) -> bool:
+        """Present in a sentence: a glossary term by name, or half its distinctive words."""
+        if not self.parts:
+            return any(self._matches(t) for t in words)
+        if any(t.gloss == self.gloss and t.neg == self.neg for t in words):
+            return True
+        own = [p for p in self.parts if p.stem not in _COMMON] or list(self.parts)
+        return sum(1 for p in own if any(p.same_word(t) for t in words)) >= math.ceil(len(own) / 2)
+
+    def _matches(self, t: Token) -> bool:
         if self.quantity:
             return t.quantity == self.quantity and t.neg == self.neg
         if t.neg != self.neg and not t.concepts:
@@ -140,9 +161,11 @@ class _Key:
 
     def same_word(self, t: Token) -> bool:
         """Literal match: the same stem or glossary term, not a synonym."""
+        if self.parts:
+            return t.gloss == self.gloss and t.neg == self.neg
         if self.quantity:
-            return t.quantity == self.quantity and not t.neg
-        return t.stem == self.stem and not t.neg
+            return t.quantity == self.quantity and t.neg == self.neg
+        return t.stem == self.stem and t.neg == self.neg
 
 
 @dataclass(frozen=True)
@@ -158,6 +181,7 @@ class _Point:
     quantities: tuple[str, ...]     # quantities stated in the point text
     accepts: tuple[_Phrase, ...]
     terms: tuple[_Phrase, ...]      # names of the point in a list ("Goal", "Way forward")
+    weights: dict[_Key, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -168,9 +192,12 @@ class _Compiled:
     known: frozenset[str]
     vocab: tuple[str, ...]
     vocab_set: frozenset[str]
+    term_words: frozenset[str] = frozenset()  # stop words that name a point ("Will")
+    prompt_glosses: frozenset[int] = frozenset()  # glossary terms the prompt names
     corrections: dict[str, str] = field(default_factory=dict, compare=False)
 
 
+_EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|eg|for example|for instance|such as|like)\s*([^()]*?)(?:\)|$)", re.I | re.S)
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
 
 
@@ -183,8 +210,11 @@ class Grader:
         words: set[str] = set()
         canon: list[tuple[Token, ...]] = []
         for gid, group in enumerate(glossary.groups):
-            long = [p for p in group if len(normalise(p).split()) >= 2 and normalise(p).replace(" ", "").isalpha()]
-            canon.append(tuple(t for t in tokenize(long[0] if long else group[0]) if not t.skip))
+            # the canonical form: the first spelt-out phrase ("average handling time")
+            full = [p for p in group if len(normalise(p).split()) >= 2
+                    and all(w.isalpha() for w in normalise(p).split())
+                    and max(len(w) for w in normalise(p).split()) >= 4]
+            canon.append(tuple(t for t in tokenize(full[0] if full else group[0]) if not t.skip))
             for phrase in group:
                 ws = normalise(phrase).split()
                 for w in ws:
@@ -229,7 +259,7 @@ class Grader:
         if is_bag:
             return False
         for ph in cp.accepts:
-            if _find(ph.keys, words, literal=False):
+            if _find(ph.keys, words, literal=is_list or len(ph.keys) == 1):
                 return True
         if is_list or not cp.keys:
             return False
@@ -237,8 +267,10 @@ class Grader:
             if not any(t.quantity == q and not t.neg for t in words):
                 return False
         n = len(cp.keys)
-        got = sum(1 for k in cp.keys if any(k.matches(t) for t in words))
-        return got >= max(2 if n >= 2 else 1, math.ceil(COVERAGE * n))
+        got = [k for k in cp.keys if k.found(words)]
+        if len(got) < (2 if n >= 4 else 1):
+            return False
+        return sum(cp.weights[k] for k in got) >= COVERAGE * sum(cp.weights.values()) - 1e-9
 
     # ----------------------------------------------------------------- answers
 
@@ -250,38 +282,33 @@ class Grader:
             words = [t for t in tokens if not t.skip]
             if not words:
                 continue
-            is_list = len(words) >= 2 and not any(t.surface in STRUCTURE_WORDS for t in tokens)
+            is_list = len(words) >= 2 and not any(
+                t.surface in STRUCTURE_WORDS and t.stem not in c.term_words for t in tokens)
             is_bag = is_list and self._is_bag(c, tokens)
             out.append((text, tokens, is_list, is_bag))
         return out
 
     def _is_bag(self, c: _Compiled, tokens: list[Token]) -> bool:
-        """A list whose items mostly match nothing specific: keywords, not an answer."""
-        items: list[list[Token]] = [[]]
-        commas = any(t.surface in (",", "-", "and", "or") for t in tokens)
-        for t in tokens:
-            if t.surface in (",", "-", "and", "or", ":", "(", ")") or (not commas and items[-1]):
-                if items[-1]:
-                    items.append([])
-                if t.surface in (",", "-", "and", "or", ":", "(", ")"):
-                    continue
-            if not t.skip:
-                items[-1].append(t)
-        items = [i for i in items if i]
-        if len(items) < 4:
+        """A list whose words mostly name no point: a bag of keywords, not an answer."""
+        words = [t for t in tokens if not t.skip]
+        if len(words) < 4:
             return False
-        good = 0
-        for item in items:
-            if any(_find(term.keys, item, literal=True) for cp in c.points for term in cp.terms) or any(
-                _find(ph.keys, item, literal=False) and len(ph.keys) >= len(item)
-                for cp in c.points for ph in cp.accepts
-            ):
-                good += 1
-        return good * 2 < len(items)
+        covered: set[int] = set()
+        for cp in c.points:
+            for ph in cp.terms + cp.accepts:
+                spots = _spots(ph.keys, words, literal=True)
+                if spots:
+                    covered.update(spots)
+        return len(covered) * 2 < len(words)
 
     def _tokens(self, c: _Compiled, text: str) -> list[Token]:
         tokens = tokenize(text, c.known, lambda w: self._correct(c, w))
-        return self._glossed(tokens)
+        tokens = self._glossed(tokens)
+        if c.prompt_glosses:
+            for t in tokens:
+                if t.gloss in c.prompt_glosses:
+                    t.skip = True  # the question's own term, restated: not evidence
+        return tokens
 
     def _correct(self, c: _Compiled, w: str) -> str:
         """Map a misspelt word to a word the question uses (same first letter, one or two slips)."""
@@ -292,10 +319,14 @@ class Grader:
             return hit
         fixed = w
         if stem(w) not in c.known and (stem(w),) not in LEXICON:
-            if len(w) == 3:
+            if len(w) == 4:
+                pass  # too many real short words are one slip from another
+            elif len(w) == 3:
                 cand = w + w[-1]
                 if cand in c.vocab_set:
                     fixed = cand
+            elif len(w) >= 7 and (split := _split_compound(w, c.vocab_set)):
+                fixed = split
             else:
                 limit = 1 if len(w) < 8 else 2
                 best = extractOne(w, c.vocab, scorer=OSA.distance, score_cutoff=limit)
@@ -365,35 +396,71 @@ class Grader:
         points = []
         for mp in q.marking_points:
             points.append(self._compile_point(proto, mp, prompt_tokens, prompt_stems))
-        return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set)
+        # A key word shared by several points tells them apart less: weight 1/(points using it).
+        df: dict[str, int] = {}
+        for p in points:
+            for st in {k.stem for k in p.keys}:
+                df[st] = df.get(st, 0) + 1
+        for p in points:
+            p.weights.update({k: (0.5 if k.stem in _COMMON else 1.0) / df[k.stem] for k in p.keys})
+        term_words = frozenset(k.stem for p in points for t in p.terms for k in t.keys if k.surface_stop)
+        prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
+        return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
+                         prompt_glosses)
 
-    def _keys(self, c: _Compiled, text: str, drop: frozenset[str] = frozenset()) -> list[_Key]:
+    def _keys(self, c: _Compiled, text: str, drop: frozenset[str] = frozenset(), bare: bool = False) -> list[_Key]:
         keys: list[_Key] = []
         seen: set[tuple[str, bool]] = set()
         for a, b in split_sentences(text) or [(0, len(text))]:
             for t in self._tokens(c, text[a:b]):
-                if t.skip or (t.surface in STOPWORDS and not t.quantity) or t.stem in drop or t.stem in _GENERIC:
+                if t.skip or t.stem in drop or t.cont:
+                    continue
+                if not bare and ((t.surface in STOPWORDS and not t.quantity) or t.surface in _GENERIC):
                     continue
                 if len(t.surface) < 2 and not t.quantity:
                     continue
-                if (t.stem, t.neg) in seen:
+                if (t.stem, t.neg, t.gloss) in seen:
                     continue
-                seen.add((t.stem, t.neg))
+                seen.add((t.stem, t.neg, t.gloss))
                 concepts = frozenset((g, n != t.neg) for g, n in t.concepts)
-                keys.append(_Key(t.stem, t.neg, concepts, t.gloss, t.quantity))
+                key = _Key(t.stem, t.neg, concepts, t.gloss, t.quantity, t.surface in STOPWORDS)
+                if t.gloss >= 0:
+                    if keys and keys[-1].gloss == t.gloss and keys[-1].parts:
+                        last = keys[-1]
+                        keys[-1] = _Key(last.stem, last.neg, last.concepts, last.gloss, "", False,
+                                        last.parts + (key,))
+                    else:
+                        keys.append(_Key(f"g{t.gloss}", t.neg, frozenset(), t.gloss, "", False, (key,)))
+                    continue
+                keys.append(key)
+        if not keys and not bare:
+            return self._keys(c, text, drop, bare=True)
         return keys
 
     def _compile_point(self, c: _Compiled, mp: MarkingPoint, prompt_tokens: list[Token],
                        prompt_stems: frozenset[str]) -> _Point:
-        text = re.sub(r"\b(?:e\.g\.|for example|such as)\b.*$", "", mp.text, flags=re.S) or mp.text
+        # Examples ("(such as pay, ...)", ", e.g. pay, ...") are not the point's idea: drop
+        # them from its key words; a point that asks for an example accepts each of them.
+        text = mp.text
+        examples: list[str] = []
+        for m in _EXAMPLES.finditer(text):
+            examples += [e for e in re.split(r",|\bor\b|\band\b", m.group(2)) if e.strip()]
+        text = _EXAMPLES.sub(" ", text).strip() or mp.text
         all_keys = self._keys(c, text)
         keys = [k for k in all_keys if k.stem not in prompt_stems or k.quantity]
+        alternatives = list(mp.accept)
+        if examples and re.search(r"\bexamples?\b", text, re.I):
+            alternatives += [e.strip() for e in examples]
+            keys = []  # "a valid example of X": only an example earns it, not naming X
         quantities = tuple(dict.fromkeys(k.quantity for k in all_keys if k.quantity and not k.neg))
         accepts = []
-        for phrase in mp.accept:
+        for phrase in alternatives:
             pk = self._keys(c, phrase)
-            if not pk:
-                continue
+            if not pk or all(k.surface_stop for k in pk):
+                continue  # "will": only as a term in a list
+            own = [k for k in pk if k.stem not in prompt_stems]
+            if own and len(pk) > len(own) and 2 * len(own) >= len(pk):
+                pk = own  # the learner need not repeat the question's words
             if _find(tuple(pk), prompt_tokens, literal=False):
                 continue  # the prompt itself says this: echoing it earns nothing
             accepts.append(_Phrase(tuple(pk), phrase))
@@ -410,23 +477,37 @@ class Grader:
         return _Point(mp, tuple(keys), quantities, tuple(accepts), tuple(terms))
 
 
-def _find(keys: tuple[_Key, ...], words: list[Token], literal: bool) -> bool:
-    """All `keys` found among `words`, close together (within a few words of each other)."""
+def _split_compound(w: str, vocab: frozenset[str]) -> str:
+    """'timebound' -> 'time bound' when both halves are words the question uses."""
+    for i in range(3, len(w) - 2):
+        if w[:i] in vocab and w[i:] in vocab:
+            return f"{w[:i]} {w[i:]}"
+    return ""
+
+
+def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool) -> list[int]:
+    """Positions of all `keys` found close together among `words` (within a few words), or []."""
     if not keys:
-        return False
+        return []
     spots: list[list[int]] = []
     for k in keys:
         pos = [i for i, t in enumerate(words) if (k.same_word(t) if literal else k.matches(t))]
         if not pos:
-            return False
+            return []
         spots.append(pos)
     if len(spots) == 1:
-        return True
+        return spots[0][:1]
     width = 3 * len(keys) + 2
     for anchor in spots[0]:
-        if all(any(abs(p - anchor) <= width for p in s) for s in spots[1:]):
-            return True
-    return False
+        near = [min(s, key=lambda p: abs(p - anchor)) for s in spots[1:]]
+        if all(abs(p - anchor) <= width for p in near):
+            return [anchor] + near
+    return []
+
+
+def _find(keys: tuple[_Key, ...], words: list[Token], literal: bool) -> bool:
+    """All `keys` found among `words`, close together (within a few words of each other)."""
+    return bool(_spots(keys, words, literal))
 
 
 def grade(question: Question, answer: str, glossary: Glossary | None = None) -> Marking:

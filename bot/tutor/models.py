@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Learner", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview"]
+__all__ = ["Learner", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview", "Reminder", "OutboxItem"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,27 @@ class Pending:
     asked_at: datetime
     poll_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    learner_id: int
+    local_time: str  # HH:MM
+    timezone: str
+    next_fire_at: datetime
+    enabled: bool
+    ignored: int  # reminders sent in a row with no activity since
+    last_sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One message waiting to go out through the paced sender (a reminder or a broadcast copy)."""
+
+    id: int
+    kind: str  # reminder | broadcast
+    learner_id: int
+    chat_id: int
+    payload: dict[str, Any]
+    attempts: int
+    broadcast_id: int | None = None

@@ -69,14 +69,14 @@ _NEG_CONTRACTIONS = {
     "won't": "will not", "wont": "will not", "wouldn't": "would not", "wouldnt": "would not",
     "shouldn't": "should not", "shouldnt": "should not", "mustn't": "must not",
     "mustnt": "must not", "haven't": "have not", "havent": "have not", "hasn't": "has not",
-    "hasnt": "has not", "hadn't": "had not", "hadnt": "had not", "needn't": "need not",
+    "hasnt": "has not", "arnt": "are not", "isnt'": "is not", "hadn't": "had not", "hadnt": "had not", "needn't": "need not",
     "neednt": "need not", "ain't": "is not", "aint": "is not", "shant": "shall not",
 }
 
 # Text-speak and everyday abbreviations of general English (not domain terms: those are
 # in the glossary).
 _TEXTSPEAK = {
-    "u": "you", "ur": "your", "r": "are", "n": "and", "ppl": "people", "b4": "before",
+    "u": "you", "ur": "your", "n": "and", "ppl": "people", "b4": "before",
     "bc": "because", "bcos": "because", "coz": "because", "cos": "because", "cuz": "because",
     "tho": "though", "thru": "through", "shud": "should", "shd": "should", "wud": "would",
     "cud": "could", "wen": "when", "wot": "what", "wat": "what", "dat": "that", "da": "the",
@@ -224,7 +224,7 @@ is are was were be been being am do does did have has had can could shall should
 may might must need needs to of in on at by for from with within into about as if then so
 because when where which who that the a an this these those it they them their he she we
 you your our my i not no never without means mean meaning leads lead stops stop helps help
-makes make gets get give gives keep keeps let lets take takes
+makes make gets get give gives keep keeps let lets take takes like
 """.split())
 
 # --------------------------------------------------------------------------- lexicon
@@ -237,7 +237,7 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("happy", "satisfied", "satisfy", "satisfaction", "pleased", "glad", "delighted", "content",
      "!unhappy", "!dissatisfied", "!dissatisfaction", "!annoyed", "!frustrated", "!upset",
      "!angry", "!displeased", "!unsatisfied", "!irritated", "!fed"),
-    ("fix", "resolve", "solve", "sort", "sorted", "resolution", "solution",
+    ("fix", "resolve", "solve", "sort", "sorted", "resolution", "solution", "deal with", "dealt with",
      "!unresolved", "!unsolved", "!unfixed", "!outstanding"),
     ("rush", "hurry", "hurried", "rushed", "hasten", "pressure"),
     ("quick", "fast", "speed", "rapid", "swift", "quickly", "prompt", "short", "efficient", "efficiency"),
@@ -261,6 +261,11 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("resume", "restart", "continue", "switch on", "turn on", "start again", "unpause", "reactivate"),
     ("mask", "hide", "conceal", "redact", "blank", "obscure", "mute"),
     ("everyone", "everybody", "all", "whole", "every", "entire", "each"),
+    ("everyone", "everybody", "all staff", "all team members", "whole team", "all agents",
+     "every agent", "all employees", "all colleagues", "every member", "the whole workforce"),
+    ("seen as", "viewed as", "regarded as", "perceived as", "feel like", "feels like", "felt like",
+     "come across as", "considered", "thought of as", "treated as"),
+    ("build on", "reinforce", "strengthen", "consolidate", "capitalize on", "make the most of"),
     ("strength", "strong", "good at", "talent"),
     ("develop", "development", "grow", "growth", "progress", "progression", "advance",
      "learn", "improve"),
@@ -273,7 +278,7 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("fee", "charge", "cost", "price", "pay", "payment", "expense", "!free"),
     ("save", "saving", "cheaper", "cost-effective"),
     ("answer", "pick up", "respond", "reply", "take", "response", "handle"),
-    ("hang up", "give up", "abandon", "put the phone down", "drop off", "leave"),
+    ("hang up", "give up", "abandon", "put the phone down", "drop off"),
     ("wait", "queue", "hold", "waiting"),
     ("percent", "percentage", "proportion", "share", "rate", "ratio", "fraction"),
     ("quality", "standard", "properly", "proper", "thorough", "thoroughly", "well done", "good job"),
@@ -385,6 +390,7 @@ class Token:
     quantity: str = ""  # "t:2592000" for "one month", "p:80" for "80%", "n:3" for a bare 3
     gloss: int = -1     # glossary group id, if this token stands for a glossary phrase
     skip: bool = False  # a filler (stop word, punctuation) inside the sentence
+    cont: bool = False  # continues a lexicon phrase begun by an earlier token ("hang *up*")
 
 
 def _fmt(v: float) -> str:
@@ -449,7 +455,7 @@ def _numbers(words: list[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- sentences
 
-_SENT_SPLIT = re.compile(r"(?<!\d)[.!?;]+(?!\d)|[.!?;]+(?=\s|$)|\n+|\s[-\u2013\u2014\u2022*]\s|^\s*[-\u2022*]\s")
+_SENT_SPLIT = re.compile(r"(?<!\d)[.!?;]+(?!\d)|[.!?;]+(?=\s|$)|\n+\s*(?:[-\u2022*]\s)?|^\s*[-\u2022*]\s")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -477,7 +483,7 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
     """
     words = normalise(sentence).split()
     if correct is not None:
-        words = [correct(w) for w in words]
+        words = " ".join(correct(w) for w in words).split()
     words = _numbers(words)
     tokens: list[Token] = []
     for w in words:
@@ -499,8 +505,9 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             key = tuple(x.stem for x in tokens[i:i + size])
             c = LEXICON.get(key)
             if c:
-                for x in tokens[i:i + size]:
+                for n, x in enumerate(tokens[i:i + size]):
                     x.concepts = x.concepts + c
+                    x.cont = x.cont or n > 0
                 matched = True
                 break
         c = LEXICON.get((t.stem,))
