@@ -190,9 +190,10 @@ class Store:
         """
         with self.tx() as c:
             c.execute(update(s.learners).where(s.learners.c.id == learner_id).values(last_active_at=now, active=True))
-            row = c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id,
-                                                      s.reminders.c.ignored > 0)
-                            .values(ignored=0).returning(*s.reminders.c)).first()
+            row = c.execute(select(s.reminders).where(s.reminders.c.learner_id == learner_id,
+                                                      s.reminders.c.ignored > 0)).first()
+            if row is not None:
+                c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id).values(ignored=0))
         return _reminder(row) if row else None
 
     def set_active(self, learner_id: int, active: bool) -> None:

@@ -1,0 +1,276 @@
+"""Grading: what earns a marking point and what does not, on questions written here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.tutor.bank import Glossary, MarkingPoint, Question, QuestionType, load_bank, load_glossary
+from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking, PointResult, grade
+from bot.tutor.text import normalise, stem
+
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+GLOSSARY = load_glossary(CONTENT)
+
+
+def _q(qid: str, prompt: str, points: list[tuple[str, str, list[str]]], pass_mark: int | None = None,
+       model: str = "") -> Question:
+    return Question(
+        id=qid, topic="test", type=QuestionType.FREE_TEXT, prompt=prompt,
+        marking_points=tuple(MarkingPoint(i, t, tuple(a)) for i, t, a in points),
+        pass_mark=pass_mark, model_answer=model,
+    )
+
+
+BREACH = _q(
+    "breach-report",
+    "An agent emails a customer's bank details to the wrong person. If the breach is serious, "
+    "who must the organisation report it to, and how quickly?",
+    [
+        ("ico", "It must be reported to the Information Commissioner's Office (ICO).", ["ICO", "Information Commissioner"]),
+        ("72h", "It must be reported within 72 hours of becoming aware of it.", ["72 hours", "three days"]),
+    ],
+    model="Report it to the ICO within 72 hours of finding out.",
+)
+
+LAR = _q(
+    "lar-stages",
+    "What are the three stages of the LAR complaint model?",
+    [
+        ("listen", "L is Listen: let the customer explain the problem fully.", ["listen"]),
+        ("apologise", "A is Apologise: say sorry for their experience.", ["apologise", "say sorry"]),
+        ("resolve", "R is Resolve: agree how the problem will be put right.", ["resolve"]),
+    ],
+)
+
+REFUND = _q(
+    "refund-over-limit",
+    "A customer wants a refund that is above the amount you can approve. What should you do?",
+    [
+        ("escalate", "Escalate it to a manager who has the authority to approve it.", ["refer it to a manager"]),
+        ("inform", "Keep the customer informed about what happens next and when.", ["manage expectations"]),
+    ],
+)
+
+FEEDBACK = _q(
+    "feedback-rude-manner",
+    "How should a team leader give feedback about an agent's rude manner on calls?",
+    [
+        ("behaviour", "Describe the specific behaviour and its effect, not the person's character.", []),
+        ("private", "Give the feedback in private, soon after the call.", ["in private", "one to one"]),
+    ],
+)
+
+SPEED = _q(
+    "answer-target",
+    "Your centre's target is 90/30. What does this mean?",
+    [("meaning", "90% of calls are answered within 30 seconds.", ["90 percent answered in 30 seconds"])],
+)
+
+
+@pytest.fixture(scope="module")
+def grader() -> Grader:
+    return Grader(GLOSSARY)
+
+
+# --------------------------------------------------------------------------- credit
+
+CREDITED = [
+    # the point in other words
+    (BREACH, "They have to tell the information commissioner, and they get seventy-two hours to do it.", {"ico", "72h"}),
+    (REFUND, "Pass it up to my team leader since they are allowed to sign it off, and let the customer know what happens next.", {"escalate", "inform"}),
+    # typos
+    (BREACH, "report it to the Informaton Comissioner within 72 hrs", {"ico", "72h"}),
+    (LAR, "Lisen, Apologize, Reslove", {"listen", "apologise", "resolve"}),
+    # abbreviations and expansions
+    (BREACH, "ICO, 72hrs", {"ico", "72h"}),
+    (BREACH, "the Information Commissioner's Office within three days", {"ico", "72h"}),
+    # British and American spelling
+    (FEEDBACK, "Talk about the specific behavior and the effect it had rather than their character", {"behaviour"}),
+    (LAR, "listen, apologize, resolve", {"listen", "apologise", "resolve"}),
+    # inflections
+    (REFUND, "It should be escalated to a manager with the authority", {"escalate"}),
+    (REFUND, "escalating to a manager who has authority is right", {"escalate"}),
+    # number words
+    (BREACH, "within seventy two hours", {"72h"}),
+    (SPEED, "ninety per cent of calls answered in thirty seconds", {"meaning"}),
+    (SPEED, "nine out of ten calls are answered within 30 secs", {"meaning"}),
+    # lists in any order, with extra text around the point
+    (LAR, "Resolve, listen, apologise", {"listen", "apologise", "resolve"}),
+    (LAR, "Well first you listen to them, then you apologise, and finally you resolve it.", {"listen", "apologise", "resolve"}),
+    (BREACH, "Honestly this is a big deal at work. You report it to the ICO. I think it's within 72 hours, "
+             "and you also tell your manager straight away.", {"ico", "72h"}),
+    # partial answers earn what they say
+    (BREACH, "It goes to the ICO", {"ico"}),
+]
+
+
+@pytest.mark.parametrize("question,answer,expected", CREDITED, ids=[a for _, a, _ in CREDITED])
+def test_credits(grader: Grader, question: Question, answer: str, expected: set[str]) -> None:
+    assert set(grader.grade(question, answer).hits) == expected
+
+
+# --------------------------------------------------------------------------- refusal
+
+REFUSED = [
+    # negated points
+    (BREACH, "You don't have to tell the ICO about it", "ico"),
+    (BREACH, "There's no need to report it within 72 hours", "72h"),
+    (REFUND, "Don't escalate it to a manager, they have no authority", "escalate"),
+    # wrong numbers and durations
+    (BREACH, "within 48 hours", "72h"),
+    (BREACH, "within two weeks", "72h"),
+    (SPEED, "30% of calls answered within 90 seconds", "meaning"),
+    # the misconception instead of the point
+    (BREACH, "Only the police need to be told", "ico"),
+]
+
+
+@pytest.mark.parametrize("question,answer,point", REFUSED, ids=[a for _, a, _ in REFUSED])
+def test_refuses(grader: Grader, question: Question, answer: str, point: str) -> None:
+    assert point not in grader.grade(question, answer).hits
+
+
+NOTHING = [
+    (BREACH, ""),
+    (BREACH, "   \n\t "),
+    (BREACH, "🤷‍♂️😬"),
+    (BREACH, "asdfgh qwerty zxcvb"),
+    (BREACH, "?"),
+    (LAR, "dunno"),
+    # keyword bags that assert nothing
+    (BREACH, "ICO, breach, report, bank, data, customer, email, serious"),
+    (REFUND, "escalation, manager, refund, authority, customer, limit"),
+    # answers to a different question
+    (BREACH, "Use open questions and summarise back to the customer"),
+    (LAR, "Specific, measurable, achievable, relevant, time-bound"),
+]
+
+
+@pytest.mark.parametrize("question,answer", NOTHING, ids=[repr(a) for _, a in NOTHING])
+def test_earns_nothing(grader: Grader, question: Question, answer: str) -> None:
+    m = grader.grade(question, answer)
+    assert m.hits == () and m.score == 0.0
+
+
+@pytest.mark.parametrize("question", [BREACH, LAR, REFUND, FEEDBACK, SPEED], ids=lambda q: q.id)
+def test_prompt_echoed_back_earns_nothing(grader: Grader, question: Question) -> None:
+    assert grader.grade(question, question.prompt).hits == ()
+
+
+# --------------------------------------------------------------------------- the Marking
+
+
+def test_marking_figures(grader: Grader) -> None:
+    m = grader.grade(BREACH, "It goes to the ICO")
+    assert m.hits == ("ico",)
+    assert [p.id for p in m.misses] == ["72h"]
+    assert m.earned == 1 and m.needed == 2 and m.score == 0.5 and not m.passed
+    assert m.points[0].evidence == "It goes to the ICO" and m.points[1].evidence == ""
+    full = grader.grade(BREACH, BREACH.model_answer)
+    assert full.passed and full.score == 1.0
+
+
+def test_score_is_capped_by_pass_mark(grader: Grader) -> None:
+    q = _q("two-of-three", LAR.prompt, [(p.id, p.text, list(p.accept)) for p in LAR.marking_points], pass_mark=2)
+    m = grader.grade(q, "listen, apologise, resolve")
+    assert m.earned == 3 and m.score == 1.0 and m.passed
+
+
+def test_marking_round_trips(grader: Grader) -> None:
+    m = grader.grade(BREACH, "Report to the ICO, no idea how fast")
+    again = Marking.from_dict(m.to_dict(), BREACH)
+    assert again == m
+    assert isinstance(again.points[0], PointResult)
+
+
+def test_grading_is_deterministic() -> None:
+    answer = "Talk to them privately about the specific behaviour and its effect"
+    results = {Grader(GLOSSARY).grade(FEEDBACK, answer) for _ in range(3)}
+    g = Grader(GLOSSARY)
+    results |= {g.grade(FEEDBACK, answer) for _ in range(3)}
+    assert len(results) == 1
+
+
+def test_long_answers_are_cut(grader: Grader) -> None:
+    answer = "It goes to the ICO. " + "x" * MAX_ANSWER_CHARS + " within 72 hours"
+    m = grader.grade(BREACH, answer)
+    assert m.truncated and m.hits == ("ico",)
+    assert not grader.grade(BREACH, "It goes to the ICO").truncated
+
+
+def test_convenience_function_matches_grader() -> None:
+    assert grade(BREACH, "ICO within 72 hours", GLOSSARY) == Grader(GLOSSARY).grade(BREACH, "ICO within 72 hours")
+    assert grade(BREACH, "ICO").hits == ("ico",)  # the glossary is optional
+
+
+def test_glossary_extends_the_grader() -> None:
+    q = _q("tla", "What should you check before discussing an account?", [("idv", "Complete ID&V first.", [])])
+    assert Grader(Glossary()).grade(q, "do the identification and verification checks").hits == ()
+    extended = Glossary((("ID&V", "identification and verification"),))
+    assert Grader(extended).grade(q, "do the identification and verification checks").hits == ("idv",)
+
+
+def test_normalising_helpers() -> None:
+    assert normalise("organisation") == normalise("organization")
+    assert normalise("centre") == normalise("center")
+    assert {stem("escalate"), stem("escalated"), stem("escalation"), stem("escalating")} == {stem("escalate")}
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=600))
+def test_grading_never_raises(answer: str) -> None:
+    m = Grader(GLOSSARY).grade(BREACH, answer)
+    assert 0.0 <= m.score <= 1.0
+    assert set(m.hits) <= {"ico", "72h"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["ICO", "72", "hours", "not", "no", ",", ".", "report", "within", "💥", "-", "%", "a"]), max_size=40))
+def test_grading_never_raises_on_word_salad(words: list[str]) -> None:
+    m = Grader(GLOSSARY).grade(BREACH, " ".join(words))
+    assert 0.0 <= m.score <= 1.0
+
+
+# --------------------------------------------------------------------------- bundled content
+
+
+def _bundled() -> list[Question]:
+    if not CONTENT.exists():
+        return []
+    try:
+        bank = load_bank(CONTENT)
+    except Exception:  # noqa: BLE001 - no topic files yet, or content being written
+        return []
+    return [q for q in bank if not q.is_choice]
+
+
+def _bundled_or_skip() -> tuple[Grader, list[Question]]:
+    questions = _bundled()
+    if not questions:
+        pytest.skip("content/ has no free-text topic files yet")
+    return Grader(load_bank(CONTENT).glossary), questions
+
+
+def test_bundled_model_answers_earn_full_marks() -> None:
+    grader, questions = _bundled_or_skip()
+    failing = {q.id: [p.id for p in grader.grade(q, q.model_answer).misses]
+               for q in questions if not grader.grade(q, q.model_answer).passed}
+    assert not failing, f"model answers that do not earn full marks: {failing}"
+
+
+def test_bundled_empty_answer_earns_nothing() -> None:
+    grader, questions = _bundled_or_skip()
+    assert [q.id for q in questions if grader.grade(q, "").hits] == []
+
+
+def test_bundled_prompt_echo_earns_nothing() -> None:
+    grader, questions = _bundled_or_skip()
+    echoed = {q.id: grader.grade(q, q.prompt).hits for q in questions if grader.grade(q, q.prompt).hits}
+    assert not echoed, f"prompts that earn marks when pasted back: {echoed}"
