@@ -18,7 +18,7 @@ with any error (400, 403 blocked, 429 with retry_after); `RateLimit` adds Telegr
 flood limits for bulk-sending benchmarks.
 
 Fixtures: `fakebot` (a started server, closed afterwards). Import it in a test module:
-`from fakebot import fakebot  # noqa: F401` (tests/ is on sys.path under pytest).
+`from tests.fakebot import fakebot  # noqa: F401`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
@@ -99,7 +100,9 @@ class Call:
 
     @property
     def text(self) -> str:
-        return str(self.params.get("text") or self.params.get("caption") or self.params.get("question") or "")
+        """What the user sees: the text, caption or poll question, with HTML tags and entities parsed."""
+        raw = str(self.params.get("text") or self.params.get("caption") or self.params.get("question") or "")
+        return raw if "question" in self.params else _visible(raw, self.params.get("parse_mode"))
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -235,7 +238,8 @@ class FakeBotAPI:
                                               "chat_instance": f"ci-{user.id}", "data": data, "message": message})
 
     def answer_poll(self, user: User, poll_id: str, option: int) -> int:
-        return self.inject("poll_answer", {"poll_id": poll_id, "user": user.to_dict(), "option_ids": [option]})
+        return self.inject("poll_answer", {"poll_id": poll_id, "user": user.to_dict(), "option_ids": [option],
+                                           "option_persistent_ids": [str(option)]})
 
     def member_status(self, user: User, status: str, old: str = "member") -> int:
         """my_chat_member in the learner's private chat: "kicked" when they block the bot, "member" again."""
@@ -453,13 +457,16 @@ class FakeBotAPI:
         return {"message_id": next(self._message_ids)}
 
     def _m_sendPoll(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
-        options = [{"text": o["text"] if isinstance(o, dict) else str(o), "voter_count": 0} for o in p["options"]]
+        options = [{"text": o["text"] if isinstance(o, dict) else str(o), "voter_count": 0, "persistent_id": str(i)}
+                   for i, o in enumerate(p["options"])]
         poll: dict[str, Any] = {
             "id": f"poll-{next(self._poll_ids)}", "question": p["question"], "options": options,
             "total_voter_count": 0, "is_closed": False, "is_anonymous": p.get("is_anonymous") not in (False, "false"),
-            "type": p.get("type", "regular"), "allows_multiple_answers": False}
-        if p.get("correct_option_id") is not None:
-            poll["correct_option_id"] = int(p["correct_option_id"])
+            "type": p.get("type", "regular"), "allows_multiple_answers": False,
+            "allows_revoting": p.get("allows_revoting") in (True, "true"), "members_only": False}
+        correct = _correct_options(p)
+        if correct:
+            poll["correct_option_ids"] = correct
         if p.get("explanation"):
             poll["explanation"] = p["explanation"]
         return self._message(p, poll=poll)
@@ -580,6 +587,13 @@ def _bare_amp(chunk: str) -> str | None:
     return None
 
 
+def _correct_options(p: dict[str, Any]) -> list[int]:
+    """Bot API 9.6 `correct_option_ids`, or the older single `correct_option_id`."""
+    if p.get("correct_option_ids") is not None:
+        return [int(c) for c in p["correct_option_ids"]]
+    return [int(p["correct_option_id"])] if p.get("correct_option_id") is not None else []
+
+
 def _caption(p: dict[str, Any]) -> dict[str, Any]:
     return {"caption": _visible(p["caption"], p.get("parse_mode"))} if p.get("caption") else {}
 
@@ -621,8 +635,8 @@ def _limit_problem(method: str, p: dict[str, Any]) -> str | None:
         if len(str(p.get("explanation") or "")) > POLL_EXPLANATION_MAX:
             return "POLL_EXPLANATION_INVALID"  # (parse mode not used for explanations here)
         if p.get("type") == "quiz":
-            cid = p.get("correct_option_id")
-            if cid is None or not 0 <= int(cid) < len(texts):
+            correct = _correct_options(p)
+            if not correct or not all(0 <= c < len(texts) for c in correct):
                 return "QUIZ_CORRECT_ANSWER_INVALID"
     if method == "answerCallbackQuery" and len(str(p.get("text") or "")) > 200:
         return "MESSAGE_TOO_LONG"
@@ -657,7 +671,10 @@ async def running(app: Any, *, poll_timeout: int = 1) -> AsyncIterator[Any]:
 
 
 @pytest_asyncio.fixture
-async def fakebot() -> AsyncIterator[FakeBotAPI]:
+async def fakebot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotAPI]:
+    """A started fake server. PTB_TIMEDELTA=true: PTB's time periods (RetryAfter.retry_after) are
+    timedeltas, as in its next major version, instead of ints with a deprecation warning."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
     fake = await FakeBotAPI().start()
     try:
         yield fake

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -42,7 +43,6 @@ from telegram.ext import (
     BaseUpdateProcessor,
     CallbackQueryHandler,
     ChatMemberHandler,
-    CommandHandler,
     ContextTypes,
     MessageHandler,
     PollAnswerHandler,
@@ -69,6 +69,7 @@ from bot.tutor.engine import (
     Override,
     Reply,
     ToggleTopic,
+    Unknown,
     Who,
     parse_button,
     parse_command,
@@ -76,7 +77,8 @@ from bot.tutor.engine import (
 
 __all__ = [
     "build_application", "run_bot", "webhook_options", "on_startup", "on_shutdown", "send_with_retry",
-    "PerLearnerUpdateProcessor", "ALLOWED_UPDATES", "LEARNER_COMMANDS", "CHANNEL",
+    "register_learner_handlers", "register_fallbacks", "PerLearnerUpdateProcessor", "ALLOWED_UPDATES",
+    "ENGINE_COMMAND", "CHANNEL",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,10 +87,6 @@ CHANNEL = "telegram"
 CALLBACK_DATA_MAX = 64  # bytes, Telegram's limit
 TOAST_MAX = 200  # answerCallbackQuery text
 SEND_RETRIES = 3
-# Every command the engine's parse_command understands; other features add their own.
-LEARNER_COMMANDS = ("start", "quiz", "next", "extra", "practice", "topics", "stats", "pause", "resume",
-                    "privacy", "mydata", "forget", "help", "stop")
-_BUTTON_PATTERN = r"^(next|extra|stop|override|choose|topic|forget|stats):"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER,
                    Update.MY_CHAT_MEMBER]
 
@@ -135,8 +133,8 @@ def build_application(settings: Settings, engine: Engine, store: Any, *, extensi
 def register_learner_handlers(app: Application) -> None:  # type: ignore[type-arg]
     """Commands, buttons, quiz-poll answers and membership changes (the catch-alls come later)."""
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, _on_edited))
-    app.add_handler(CommandHandler(LEARNER_COMMANDS, _on_command, filters=filters.UpdateType.MESSAGE))
-    app.add_handler(CallbackQueryHandler(_on_button, pattern=_BUTTON_PATTERN))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & ENGINE_COMMAND, _on_command))
+    app.add_handler(CallbackQueryHandler(_on_button, pattern=_is_engine_button))
     app.add_handler(PollAnswerHandler(_on_poll_answer))
     app.add_handler(ChatMemberHandler(_on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
 
@@ -144,7 +142,7 @@ def register_learner_handlers(app: Application) -> None:  # type: ignore[type-ar
 def register_fallbacks(app: Application) -> None:  # type: ignore[type-arg]
     """What nobody else handled: other commands, typed answers, non-text messages, stale buttons."""
     private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
-    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, _on_other_command))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, _on_command))
     app.add_handler(MessageHandler(private & filters.TEXT, _on_text))
     app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, _on_not_text))
     app.add_handler(CallbackQueryHandler(_on_stale_button))
@@ -222,24 +220,34 @@ async def _handle(context: Context, who: Who, action: Action) -> list[Reply]:
     return await asyncio.to_thread(engine.handle, who, action)
 
 
-async def _on_command(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None or message.text is None or update.effective_user is None:
-        return
-    action = parse_command(message.text)
-    if action is None:
-        return
-    who = _who(update)
-    await _send_replies(context, message.chat_id, who, await _handle(context, who, action))
+class _EngineCommand(filters.MessageFilter):
+    """A command the engine understands (so other features' commands reach their own handlers)."""
+
+    def filter(self, message: Any) -> bool:
+        return bool(message.text) and not isinstance(parse_command(message.text), Unknown | None)
 
 
-async def _on_other_command(update: Update, context: Context) -> None:
-    """A command nobody registered: answered in private, or in a group only when addressed to us."""
-    message = update.effective_message
-    if message is None or message.text is None or update.effective_user is None:
-        return
+ENGINE_COMMAND = _EngineCommand(name="ENGINE_COMMAND")
+
+
+def _is_engine_button(data: object) -> bool:
+    return isinstance(data, str) and parse_button(data) is not None
+
+
+def _addressed_to_us(message: Any, username: str) -> bool:
+    """In private every command is ours; in a group only `/command@thisbot`."""
+    if message.chat.type == Chat.PRIVATE:
+        return True
     head = message.text.split(maxsplit=1)[0]
-    if message.chat.type != Chat.PRIVATE and not head.lower().endswith(f"@{context.bot.username.lower()}"):
+    return bool(head.lower().endswith(f"@{username.lower()}"))
+
+
+async def _on_command(update: Update, context: Context) -> None:
+    """A learner command (or, as the catch-all, one nobody registered: the engine says so)."""
+    message = update.effective_message
+    if message is None or message.text is None or update.effective_user is None:
+        return
+    if not _addressed_to_us(message, context.bot.username):
         return
     who = _who(update)
     action = parse_command(message.text) or Answer(message.text)
@@ -383,7 +391,8 @@ async def _send_replies(context: Context, chat_id: int, who: Who | None, replies
         if isinstance(reply, AskQuestion) and reply.as_poll:
             q = reply.question
             sent = await send_with_retry(lambda: bot.send_poll(
-                chat_id, question=q.prompt, options=list(q.options), type=Poll.QUIZ, correct_option_id=q.answer,
+                chat_id, question=q.prompt, options=list(q.options), type=Poll.QUIZ,
+                correct_option_ids=[q.answer] if q.answer is not None else None,
                 explanation=q.explanation or None, is_anonymous=False), store, chat_id)
             if sent is not None and sent.poll is not None and who is not None:
                 engine: Engine = context.bot_data["engine"]
@@ -492,6 +501,8 @@ def run_bot(settings: Settings) -> int:
     from bot.tutor.bank import load_bank
 
     configure_logging(settings)
+    # PTB's time periods (e.g. RetryAfter.retry_after) as timedeltas, as in its next major version.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     try:
         bank = load_bank(settings.content_dir)
     except ContentError as exc:

@@ -201,8 +201,10 @@ broadcasts = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("cohort_id", Integer, ForeignKey("cohorts.id", ondelete="SET NULL"), nullable=True),
     Column("tutor_id", Integer, ForeignKey("learners.id", ondelete="SET NULL"), nullable=True),
-    Column("from_chat_id", BigInteger, nullable=False),
-    Column("message_id", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, server_default="draft"),  # draft|ready|sending|done|cancelled
+    Column("from_chat_id", BigInteger, nullable=True),
+    Column("message_id", BigInteger, nullable=True),
+    Column("summary", String(200), nullable=False, server_default=""),
     Column("progress_chat_id", BigInteger, nullable=True),
     Column("progress_message_id", BigInteger, nullable=True),
     Column("created_at", TS, nullable=False),

@@ -34,7 +34,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.errors import NotFound, StoreError
 from bot.store import schema as s
-from bot.tutor.models import CardRow, Learner, LearnerSettings, NewReview, OutboxItem, Pending, Reminder, ReviewRow
+from bot.tutor.models import (
+    Broadcast, CardRow, Cohort, Learner, LearnerSettings, NewReview, OutboxItem, Pending, Reminder, ReviewRow,
+)
 
 __all__ = ["Store", "migrate"]
 
@@ -93,6 +95,15 @@ def _card(row: Any) -> CardRow:
 def _reminder(row: Any) -> Reminder:
     return Reminder(row.learner_id, row.local_time, row.timezone, row.next_fire_at, bool(row.enabled), row.ignored,
                     row.last_sent_at)
+
+
+def _cohort(row: Any) -> Cohort:
+    return Cohort(row.id, row.name, row.owner_id, row.join_code, row.created_at, row.closed_at, int(row.members))
+
+
+def _broadcast(row: Any) -> Broadcast:
+    return Broadcast(row.id, row.cohort_id, row.tutor_id, row.status, row.from_chat_id, row.message_id, row.summary,
+                     row.progress_chat_id, row.progress_message_id, row.created_at, row.finished_at)
 
 
 def _review(row: Any, overridden: bool = False) -> ReviewRow:
@@ -490,3 +501,195 @@ class Store:
         with self.engine.connect() as c:
             return int(c.execute(select(func.count()).select_from(s.outbox).where(
                 s.outbox.c.status.in_(["waiting", "sending"]))).scalar_one())
+
+    # ------------------------------------------------------------------ roles and cohorts
+
+    def role(self, learner_id: int) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(s.roles.c.role).where(s.roles.c.learner_id == learner_id)).scalar_one_or_none()
+
+    def set_role(self, learner_id: int, role: str | None, granted_by: int | None, now: datetime) -> None:
+        with self.tx() as c:
+            c.execute(delete(s.roles).where(s.roles.c.learner_id == learner_id))
+            if role is not None:
+                c.execute(insert(s.roles).values(learner_id=learner_id, role=role, granted_by=granted_by, granted_at=now))
+
+    def create_cohort(self, name: str, owner_id: int, code: str, now: datetime) -> Cohort:
+        with self.tx() as c:
+            cid = c.execute(insert(s.cohorts).values(name=name, owner_id=owner_id, join_code=code, created_at=now)
+                            .returning(s.cohorts.c.id)).scalar_one()
+        return self.cohort(int(cid))  # type: ignore[return-value]
+
+    def _cohort_query(self) -> Any:
+        members = (select(func.count()).select_from(s.memberships)
+                   .where(s.memberships.c.cohort_id == s.cohorts.c.id).scalar_subquery())
+        return select(s.cohorts, members.label("members"))
+
+    def cohort(self, cohort_id: int) -> Cohort | None:
+        with self.engine.connect() as c:
+            row = c.execute(self._cohort_query().where(s.cohorts.c.id == cohort_id)).first()
+        return _cohort(row) if row else None
+
+    def cohort_by_code(self, code: str) -> Cohort | None:
+        with self.engine.connect() as c:
+            row = c.execute(self._cohort_query().where(s.cohorts.c.join_code == code,
+                                                       s.cohorts.c.closed_at.is_(None))).first()
+        return _cohort(row) if row else None
+
+    def cohorts(self, owner_id: int | None = None, member_id: int | None = None, open_only: bool = True) -> list[Cohort]:
+        q = self._cohort_query()
+        if owner_id is not None:
+            q = q.where(s.cohorts.c.owner_id == owner_id)
+        if member_id is not None:
+            q = q.where(s.cohorts.c.id.in_(select(s.memberships.c.cohort_id).where(s.memberships.c.learner_id == member_id)))
+        if open_only:
+            q = q.where(s.cohorts.c.closed_at.is_(None))
+        with self.engine.connect() as c:
+            return [_cohort(r) for r in c.execute(q.order_by(s.cohorts.c.id)).all()]
+
+    def rotate_code(self, cohort_id: int, code: str) -> None:
+        with self.tx() as c:
+            c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(join_code=code))
+
+    def close_cohort(self, cohort_id: int, now: datetime) -> None:
+        with self.tx() as c:
+            c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(closed_at=now))
+
+    def join(self, cohort_id: int, learner_id: int, now: datetime) -> bool:
+        """Add a member; False if they already belong."""
+        try:
+            with self.tx() as c:
+                c.execute(insert(s.memberships).values(cohort_id=cohort_id, learner_id=learner_id, joined_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def leave(self, cohort_id: int, learner_id: int) -> bool:
+        with self.tx() as c:
+            return bool(c.execute(delete(s.memberships).where(s.memberships.c.cohort_id == cohort_id,
+                                                              s.memberships.c.learner_id == learner_id)).rowcount)
+
+    def members(self, cohort_id: int) -> list[Learner]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.learners).join(s.memberships, s.memberships.c.learner_id == s.learners.c.id)
+                             .where(s.memberships.c.cohort_id == cohort_id).order_by(s.learners.c.id)).all()
+        return [_learner(r) for r in rows]
+
+    def note_join_failure(self, learner_id: int, now: datetime) -> None:
+        with self.tx() as c:
+            c.execute(insert(s.join_attempts).values(learner_id=learner_id, at=now))
+
+    def join_failures_since(self, learner_id: int, since: datetime) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(s.join_attempts).where(
+                s.join_attempts.c.learner_id == learner_id, s.join_attempts.c.at >= since)).scalar_one())
+
+    def cohort_reviews(self, cohort_id: int, since: datetime | None = None) -> list[ReviewRow]:
+        q = (select(s.reviews, s.overrides.c.id.label("override_id"))
+             .outerjoin(s.overrides, s.overrides.c.review_id == s.reviews.c.id)
+             .where(s.reviews.c.learner_id.in_(select(s.memberships.c.learner_id)
+                                               .where(s.memberships.c.cohort_id == cohort_id))))
+        if since is not None:
+            q = q.where(s.reviews.c.reviewed_at >= since)
+        with self.engine.connect() as c:
+            return [_review(r, r.override_id is not None) for r in c.execute(q.order_by(s.reviews.c.id)).all()]
+
+    def cohort_cards(self, cohort_id: int) -> list[CardRow]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.cards).where(s.cards.c.learner_id.in_(
+                select(s.memberships.c.learner_id).where(s.memberships.c.cohort_id == cohort_id)))).all()
+        return [_card(r) for r in rows]
+
+    def pending_overrides(self, cohort_id: int) -> list[tuple[int, str, str]]:
+        """(override id, question id, learner's answer) for members' overrides not yet reviewed."""
+        q = (select(s.overrides.c.id, s.overrides.c.question_id, s.reviews.c.answer)
+             .join(s.reviews, s.reviews.c.id == s.overrides.c.review_id)
+             .where(s.overrides.c.status == "pending", s.overrides.c.learner_id.in_(
+                 select(s.memberships.c.learner_id).where(s.memberships.c.cohort_id == cohort_id)))
+             .order_by(s.overrides.c.id))
+        with self.engine.connect() as c:
+            return [(int(i), q_, a) for i, q_, a in c.execute(q).all()]
+
+    # ------------------------------------------------------------------ broadcasts
+
+    def create_broadcast(self, cohort_id: int, tutor_id: int, now: datetime) -> int:
+        with self.tx() as c:
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.tutor_id == tutor_id,
+                                                 s.broadcasts.c.status.in_(["draft", "ready"])).values(status="cancelled"))
+            return int(c.execute(insert(s.broadcasts).values(cohort_id=cohort_id, tutor_id=tutor_id, created_at=now,
+                                                             status="draft").returning(s.broadcasts.c.id)).scalar_one())
+
+    def broadcast(self, broadcast_id: int) -> Broadcast | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.broadcasts).where(s.broadcasts.c.id == broadcast_id)).first()
+        return _broadcast(row) if row else None
+
+    def open_draft(self, tutor_id: int) -> Broadcast | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(s.broadcasts).where(s.broadcasts.c.tutor_id == tutor_id,
+                                                       s.broadcasts.c.status == "draft")
+                            .order_by(s.broadcasts.c.id.desc())).first()
+        return _broadcast(row) if row else None
+
+    def set_broadcast_message(self, broadcast_id: int, from_chat_id: int, message_id: int, summary: str) -> None:
+        with self.tx() as c:
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id).values(
+                from_chat_id=from_chat_id, message_id=message_id, summary=summary[:200], status="ready"))
+
+    def cancel_broadcast(self, broadcast_id: int) -> None:
+        with self.tx() as c:
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id,
+                                                 s.broadcasts.c.status.in_(["draft", "ready"])).values(status="cancelled"))
+
+    def start_broadcast(self, broadcast_id: int, now: datetime) -> int:
+        """Ready -> sending: one outbox row per active member with a chat, in one transaction.
+
+        Returns the number of recipients, or -1 if the broadcast was not ready (double tap).
+        """
+        with self.claim_tx() as c:
+            b = c.execute(select(s.broadcasts).where(s.broadcasts.c.id == broadcast_id)).first()
+            if b is None or b.status != "ready":
+                return -1
+            members = c.execute(select(s.learners.c.id, s.learners.c.chat_id)
+                                .join(s.memberships, s.memberships.c.learner_id == s.learners.c.id)
+                                .where(s.memberships.c.cohort_id == b.cohort_id, s.learners.c.chat_id.is_not(None))
+                                .order_by(s.learners.c.id)).all()
+            rows = [dict(broadcast_id=broadcast_id, learner_id=m.id, chat_id=m.chat_id, kind="broadcast",
+                         payload={"from_chat_id": b.from_chat_id, "message_id": b.message_id},
+                         status="waiting", attempts=0, not_before=now, updated_at=now) for m in members]
+            if rows:
+                c.execute(insert(s.outbox), rows)
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id).values(
+                status="sending" if rows else "done", finished_at=None if rows else now))
+        return len(rows)
+
+    def set_progress_message(self, broadcast_id: int, chat_id: int, message_id: int) -> None:
+        with self.tx() as c:
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id).values(
+                progress_chat_id=chat_id, progress_message_id=message_id))
+
+    def broadcasts_sending(self) -> list[Broadcast]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.broadcasts).where(s.broadcasts.c.status == "sending")).all()
+        return [_broadcast(r) for r in rows]
+
+    def finish_broadcast_if_done(self, broadcast_id: int, now: datetime) -> bool:
+        with self.tx() as c:
+            left = c.execute(select(func.count()).select_from(s.outbox).where(
+                s.outbox.c.broadcast_id == broadcast_id, s.outbox.c.status.in_(["waiting", "sending"]))).scalar_one()
+            if left:
+                return False
+            return bool(c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id,
+                                                             s.broadcasts.c.status == "sending")
+                                  .values(status="done", finished_at=now)).rowcount)
+
+    def broadcast_report(self, broadcast_id: int) -> dict[str, list[str]]:
+        """status -> display names of the recipients in that status."""
+        q = (select(s.outbox.c.status, s.learners.c.display_name, s.learners.c.external_id)
+             .join(s.learners, s.learners.c.id == s.outbox.c.learner_id)
+             .where(s.outbox.c.broadcast_id == broadcast_id).order_by(s.outbox.c.id))
+        out: dict[str, list[str]] = {}
+        with self.engine.connect() as c:
+            for status, name, ext in c.execute(q).all():
+                out.setdefault(status, []).append(name or ext)
+        return out

@@ -11,7 +11,7 @@ import json
 import logging
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -19,6 +19,10 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import NotFound
 from bot.tutor.bank import Question, QuestionBank
+from bot.tutor.cohorts import (
+    BroadcastCancel, BroadcastContent, BroadcastStarted, CohortDesk, DashboardData, Join, parse_tutor_button,
+    parse_tutor_command,
+)
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking
 from bot.tutor.models import Learner, NewReview, Pending
 from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
@@ -55,6 +59,7 @@ class Extra:
 @dataclass(frozen=True)
 class Answer:
     text: str
+    ref: tuple[int, int] | None = None  # (chat id, message id), for a tutor's broadcast draft
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class Unknown:
 @dataclass(frozen=True)
 class NotText:
     kind: str = "message"  # sticker, photo, voice, ...
+    ref: tuple[int, int] | None = None  # (chat id, message id), for a tutor's broadcast draft
 
 
 Action = (Start | Next | Extra | Answer | Choose | Override | Stop | Topics | ToggleTopic | AllTopics | Stats
@@ -202,6 +208,9 @@ def parse_command(text: str) -> Action | None:
         return SetTimezone(rest)
     if name in simple:
         return simple[name]()
+    tutor = parse_tutor_command(name, rest)
+    if tutor is not None:
+        return tutor  # type: ignore[no-any-return]
     if name == "pause":
         if not rest:
             return Pause(None)
@@ -236,7 +245,7 @@ def parse_button(data: str) -> Action | None:
             return Remind(arg)
     except ValueError:
         return None
-    return None
+    return parse_tutor_button(kind, arg)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------- replies
@@ -305,7 +314,7 @@ class Document:
     caption: str = ""
 
 
-Reply = Message | AskQuestion | Feedback | Chart | Document
+Reply = Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData
 
 
 @dataclass(frozen=True)
@@ -342,12 +351,15 @@ NEXT = Button("Next ▶", "next:")
 STOP = Button("Stop", "stop:")
 
 
-class Engine:
-    """Everything a learner can do, with an injected store, grader and clock."""
+class Engine(CohortDesk):
+    """Everything a learner (and a tutor) can do, with an injected store, grader and clock."""
 
     def __init__(self, bank: QuestionBank, store: Any, *, clock: Callable[[], datetime],
                  grader: Grader | None = None, default_timezone: str = "Europe/London",
-                 new_per_day: int = 10, desired_retention: float = 0.9) -> None:
+                 new_per_day: int = 10, desired_retention: float = 0.9,
+                 admins: Iterable[tuple[str, str]] = (), link_base: str | None = None) -> None:
+        self.admins = frozenset(admins)
+        self.link_base = link_base
         self.bank = bank
         self.store = store
         self.clock = clock
@@ -401,6 +413,8 @@ class Engine:
             "revise it.\nPrivacy: I keep your answers to schedule your revision. See /privacy.",
             title="Welcome!")
         replies: list[Reply] = [welcome]
+        if action.payload:
+            replies += self._on_join(learner, Join(action.payload))
         if self.store.get_reminder(learner.id) is None:
             replies.append(Message(
                 "Shall I remind you to revise each day? Pick a time (you can change it with /remind).",
@@ -414,7 +428,16 @@ class Engine:
     def _on_extra(self, learner: Learner, action: Extra) -> list[Reply]:
         return self._next(learner, extra=True)
 
+    def _draft_content(self, learner: Learner, ref: tuple[int, int] | None, summary: str) -> list[Reply] | None:
+        """A tutor with a broadcast waiting for its message: this message is it."""
+        if ref is None or not self.is_tutor(learner) or self.store.open_draft(learner.id) is None:
+            return None
+        return self._on_broadcastcontent(learner, BroadcastContent(ref[0], ref[1], summary))
+
     def _on_answer(self, learner: Learner, action: Answer) -> list[Reply]:
+        draft = self._draft_content(learner, action.ref, action.text[:200])
+        if draft is not None:
+            return draft
         pending = self.store.get_pending(learner.id)
         question = self.bank.get(pending.question_id) if pending else None
         if pending is None or question is None:
@@ -456,6 +479,9 @@ class Engine:
 
     def _on_stop(self, learner: Learner, action: Stop) -> list[Reply]:
         self.store.clear_pending(learner.id)
+        draft = self.store.open_draft(learner.id)
+        if draft is not None:
+            return self._on_broadcastcancel(learner, BroadcastCancel(draft.id))
         return [Message("Stopped. Your progress is saved; /quiz carries on whenever you like.")]
 
     def _on_topics(self, learner: Learner, action: Topics) -> list[Reply]:
@@ -549,6 +575,9 @@ class Engine:
         return self._help()
 
     def _on_nottext(self, learner: Learner, action: NotText) -> list[Reply]:
+        draft = self._draft_content(learner, action.ref, f"({action.kind})")
+        if draft is not None:
+            return draft
         pending = self.store.get_pending(learner.id)
         waiting = " Your question is still waiting." if pending else ""
         return [Message(f"I can only mark typed answers, so I can't use a {action.kind}.{waiting} "

@@ -134,7 +134,8 @@ class _Key:
 
     def matches(self, t: Token) -> bool:
         if self.parts:
-            return (t.gloss == self.gloss and t.neg == self.neg) or any(p.matches(t) for p in self.parts)
+            return (t.gloss == self.gloss and t.neg == self.neg) or any(
+                p.same_word(t) for p in self.parts if p.stem not in _COMMON)
         return self._matches(t)
 
     def found(self, words: list[Token]) -> bool:
@@ -224,6 +225,10 @@ class Grader:
                 if key and key not in phrases:
                     phrases[key] = gid
         self._gloss = phrases
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for k in sorted(phrases, key=len, reverse=True):
+            by_first.setdefault(k[0], []).append(k)
+        self._gloss_first = {k: tuple(v) for k, v in by_first.items()}
         self._canon = canon
         self._gloss_max = max((len(k) for k in phrases), default=0)
         self._gloss_words = frozenset(words)
@@ -268,7 +273,7 @@ class Grader:
                 return False
         n = len(cp.keys)
         got = [k for k in cp.keys if k.found(words)]
-        if len(got) < (2 if n >= 4 else 1):
+        if len(got) < (2 if n >= 3 else 1):
             return False
         return sum(cp.weights[k] for k in got) >= COVERAGE * sum(cp.weights.values()) - 1e-9
 
@@ -346,20 +351,30 @@ class Grader:
         while i < len(words):
             t = words[i]
             done = False
-            if not t.skip and not t.quantity:
-                for size in range(min(self._gloss_max, len(words) - i), 0, -1):
-                    span = words[i:i + size]
-                    if any(x.skip and x.surface not in ("-",) for x in span[1:]):
+            if not t.skip and not t.quantity and t.stem in self._gloss_first:
+                for want in self._gloss_first[t.stem]:
+                    # the phrase's words, allowing hyphens between them ("wrap-up")
+                    span: list[Token] = []
+                    j = i
+                    for w in want:
+                        while j < len(words) and words[j].surface == "-" and span:
+                            span.append(words[j])
+                            j += 1
+                        if j < len(words) and words[j].stem == w and not words[j].skip:
+                            span.append(words[j])
+                            j += 1
+                        else:
+                            span = []
+                            break
+                    if not span:
                         continue
-                    key = tuple(x.stem for x in span if x.surface != "-")
-                    gid = self._gloss.get(key)
-                    if gid is not None:
-                        for x in self._canon[gid]:
-                            out.append(Token(x.surface, x.stem, len(out), neg=t.neg, concepts=x.concepts,
-                                             quantity=x.quantity, gloss=gid))
-                        i += size
-                        done = True
-                        break
+                    gid = self._gloss[want]
+                    for x in self._canon[gid]:
+                        out.append(Token(x.surface, x.stem, len(out), neg=t.neg, concepts=x.concepts,
+                                         quantity=x.quantity, gloss=gid))
+                    i = j
+                    done = True
+                    break
             if not done:
                 t.index = len(out)
                 out.append(t)
@@ -391,11 +406,13 @@ class Grader:
         known = frozenset(stem(w) for w in vocab_words)
         vocab_set = frozenset(vocab_words)
         proto = _Compiled(q, (), frozenset(), known, tuple(sorted(vocab_set)), vocab_set)
-        prompt_tokens = [t for a, b in split_sentences(q.prompt) for t in self._tokens(proto, q.prompt[a:b]) if not t.skip]
+        prompt_sentences = [[t for t in self._tokens(proto, q.prompt[a:b]) if not t.skip]
+                            for a, b in split_sentences(q.prompt)]
+        prompt_tokens = [t for s in prompt_sentences for t in s]
         prompt_stems = frozenset(t.stem for t in prompt_tokens)
         points = []
         for mp in q.marking_points:
-            points.append(self._compile_point(proto, mp, prompt_tokens, prompt_stems))
+            points.append(self._compile_point(proto, mp, prompt_tokens, prompt_stems, prompt_sentences))
         # A key word shared by several points tells them apart less: weight 1/(points using it).
         df: dict[str, int] = {}
         for p in points:
@@ -438,7 +455,7 @@ class Grader:
         return keys
 
     def _compile_point(self, c: _Compiled, mp: MarkingPoint, prompt_tokens: list[Token],
-                       prompt_stems: frozenset[str]) -> _Point:
+                       prompt_stems: frozenset[str], prompt_sentences: list[list[Token]]) -> _Point:
         # Examples ("(such as pay, ...)", ", e.g. pay, ...") are not the point's idea: drop
         # them from its key words; a point that asks for an example accepts each of them.
         text = mp.text
@@ -447,12 +464,14 @@ class Grader:
             examples += [e for e in re.split(r",|\bor\b|\band\b", m.group(2)) if e.strip()]
         text = _EXAMPLES.sub(" ", text).strip() or mp.text
         all_keys = self._keys(c, text)
-        keys = [k for k in all_keys if k.stem not in prompt_stems or k.quantity]
+        # the question's own words (or a term it names) are not evidence of the point
+        keys = [k for k in all_keys if (k.stem not in prompt_stems or k.quantity) and not k.found(prompt_tokens)]
         alternatives = list(mp.accept)
         if examples and re.search(r"\bexamples?\b", text, re.I):
             alternatives += [e.strip() for e in examples]
             keys = []  # "a valid example of X": only an example earns it, not naming X
-        quantities = tuple(dict.fromkeys(k.quantity for k in all_keys if k.quantity and not k.neg))
+        quantities = tuple(dict.fromkeys(k.quantity for k in all_keys
+                                         if k.quantity and not k.neg and not k.quantity.startswith("n:")))
         accepts = []
         for phrase in alternatives:
             pk = self._keys(c, phrase)
@@ -461,7 +480,7 @@ class Grader:
             own = [k for k in pk if k.stem not in prompt_stems]
             if own and len(pk) > len(own) and 2 * len(own) >= len(pk):
                 pk = own  # the learner need not repeat the question's words
-            if _find(tuple(pk), prompt_tokens, literal=False):
+            if any(_find(tuple(pk), ps, literal=len(pk) == 1) for ps in prompt_sentences):
                 continue  # the prompt itself says this: echoing it earns nothing
             accepts.append(_Phrase(tuple(pk), phrase))
         terms = []
@@ -485,7 +504,7 @@ def _split_compound(w: str, vocab: frozenset[str]) -> str:
     return ""
 
 
-def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool) -> list[int]:
+def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool, width: int = 0) -> list[int]:
     """Positions of all `keys` found close together among `words` (within a few words), or []."""
     if not keys:
         return []
@@ -497,7 +516,7 @@ def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool) -> list[in
         spots.append(pos)
     if len(spots) == 1:
         return spots[0][:1]
-    width = 3 * len(keys) + 2
+    width = width or 3 * len(keys) + 2
     for anchor in spots[0]:
         near = [min(s, key=lambda p: abs(p - anchor)) for s in spots[1:]]
         if all(abs(p - anchor) <= width for p in near):

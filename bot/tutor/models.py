@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Learner", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview", "Reminder", "OutboxItem"]
+__all__ = ["Learner", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview", "Reminder", "OutboxItem", "Cohort",
+           "Broadcast"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +114,29 @@ class OutboxItem:
     payload: dict[str, Any]
     attempts: int
     broadcast_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Cohort:
+    id: int
+    name: str
+    owner_id: int | None
+    join_code: str
+    created_at: datetime
+    closed_at: datetime | None
+    members: int
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    id: int
+    cohort_id: int | None
+    tutor_id: int | None
+    status: str  # draft | ready | sending | done | cancelled
+    from_chat_id: int | None
+    message_id: int | None
+    summary: str
+    progress_chat_id: int | None
+    progress_message_id: int | None
+    created_at: datetime
+    finished_at: datetime | None

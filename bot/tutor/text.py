@@ -100,6 +100,7 @@ _WORD = re.compile(r"\d+(?:[.,]\d+)?/\d+(?:[.,]\d+)?|\d+(?:\.\d+)?|[a-z]+(?:'[a-
 _DIGIT_SUFFIX = re.compile(r"\b(\d+(?:\.\d+)?)([a-z]+)\b")
 
 
+@lru_cache(maxsize=65536)
 def _uk_us(word: str) -> str:
     """Map British and American spellings of one word to a single form (consistently)."""
     if len(word) < 5:
@@ -343,7 +344,10 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[tuple[int, bool], ...]]:
 
 
 LEXICON: dict[tuple[str, ...], tuple[tuple[int, bool], ...]] = _build_lexicon()
-_LEX_MAXLEN = max(len(k) for k in LEXICON)
+# multi-word lexicon phrases by their first stem, longest first
+_LEX_PHRASES: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _k in sorted((k for k in LEXICON if len(k) > 1), key=len, reverse=True):
+    _LEX_PHRASES[_k[0]] = _LEX_PHRASES.get(_k[0], ()) + (_k,)
 
 
 def concepts_of(stems: tuple[str, ...]) -> tuple[tuple[int, bool], ...]:
@@ -409,7 +413,7 @@ def _numbers(words: list[str]) -> list[str]:
         if re.fullmatch(r"\d+(?:\.\d+)?", w):
             val = float(w)
             j = i + 1
-        elif w in _UNITS and w not in ("once", "twice"):
+        elif w in _UNITS and w not in ("once", "twice") and not (w == "one" and not (i + 1 < n and (words[i + 1] in UNIT_WORDS or words[i + 1] in _UNIT_FILLERS or words[i + 1] == "out"))):
             val = float(_UNITS[w])
             j = i + 1
             if w in _TENS and j < n and words[j] in _UNITS and _UNITS[words[j]] < 10:
@@ -455,7 +459,7 @@ def _numbers(words: list[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- sentences
 
-_SENT_SPLIT = re.compile(r"(?<!\d)[.!?;]+(?!\d)|[.!?;]+(?=\s|$)|\n+\s*(?:[-\u2022*]\s)?|^\s*[-\u2022*]\s")
+_SENT_SPLIT = re.compile(r"(?<!\d)[.!?;]+(?![\d\"'\u201d\u2019])|[.!?;]+(?=\s|$)|\n+\s*(?:[-\u2022*]\s)?|^\s*[-\u2022*]\s")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -501,10 +505,10 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             i += 1
             continue
         matched = False
-        for size in range(min(_LEX_MAXLEN, len(tokens) - i), 1, -1):
-            key = tuple(x.stem for x in tokens[i:i + size])
-            c = LEXICON.get(key)
-            if c:
+        for key in _LEX_PHRASES.get(t.stem, ()):
+            size = len(key)
+            if tuple(x.stem for x in tokens[i:i + size]) == key:
+                c = LEXICON[key]
                 for n, x in enumerate(tokens[i:i + size]):
                     x.concepts = x.concepts + c
                     x.cont = x.cont or n > 0

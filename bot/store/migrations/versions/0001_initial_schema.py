@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 21:25:57.142841
+Create Date: 2026-11-24 21:36:21.674389
 """
 from __future__ import annotations
 
@@ -134,8 +134,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('cohort_id', sa.Integer(), nullable=True),
     sa.Column('tutor_id', sa.Integer(), nullable=True),
-    sa.Column('from_chat_id', sa.BigInteger(), nullable=False),
-    sa.Column('message_id', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=16), server_default='draft', nullable=False),
+    sa.Column('from_chat_id', sa.BigInteger(), nullable=True),
+    sa.Column('message_id', sa.BigInteger(), nullable=True),
+    sa.Column('summary', sa.String(length=200), server_default='', nullable=False),
     sa.Column('progress_chat_id', sa.BigInteger(), nullable=True),
     sa.Column('progress_message_id', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
