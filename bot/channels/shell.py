@@ -13,6 +13,7 @@ from typing import TextIO
 
 from bot.config import Settings
 from bot.errors import ContentError
+from bot.tutor.cohorts import BroadcastStarted, DashboardData
 from bot.tutor.engine import (
     Answer, AskQuestion, Button, Chart, Document, Engine, Feedback, Message, Reply, Who,
     parse_button, parse_command,
@@ -54,6 +55,13 @@ class Shell:
             elif isinstance(r, Document):
                 path = self._save(f"{self.who.external_id}-{r.filename}", r.data)
                 self.say(f"{r.caption} Saved to {path}")
+            elif isinstance(r, DashboardData):
+                from bot.charts import bars_png
+
+                path = self._save(f"dashboard-{r.cohort}.png", bars_png(f"{r.cohort}: accuracy by topic", r.accuracy))
+                self.say(f"(chart saved to {path})")
+            elif isinstance(r, BroadcastStarted):
+                self.say(f"{r.text} (the running bot delivers it)")
             self.say("")
 
     def _buttons(self, rows: tuple[tuple[Button, ...], ...]) -> None:
@@ -108,7 +116,8 @@ def run_shell(settings: Settings, *, user: str | None, db: str | None, tutor: bo
     try:
         engine = Engine(bank, store, clock=lambda: datetime.now(timezone.utc),
                         default_timezone=settings.default_timezone, new_per_day=settings.new_per_day,
-                        desired_retention=settings.desired_retention)
+                        desired_retention=settings.desired_retention,
+                        admins={("shell", user or getpass.getuser() or "learner")} if tutor else ())
         name = user or getpass.getuser() or "learner"
         shell = Shell(engine, Who("shell", name, display_name=name), out, Path("data") / "files")
         interactive = stdin.isatty()

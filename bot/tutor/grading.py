@@ -138,9 +138,13 @@ class _Key:
                 p.same_word(t) for p in self.parts if p.stem not in _COMMON)
         return self._matches(t)
 
-    def found(self, words: list[Token]) -> bool:
+    def found(self, words: list[Token], index: _Index | None = None) -> bool:
         """Present in a sentence: a glossary term by name, or half its distinctive words."""
         if not self.parts:
+            if index is not None:
+                if self.quantity:
+                    return (self.quantity, self.neg) in index.quantities
+                return (self.stem, self.neg) in index.stems or not self.concepts.isdisjoint(index.concepts)
             return any(self._matches(t) for t in words)
         if any(t.gloss == self.gloss and t.neg == self.neg for t in words):
             return True
@@ -167,6 +171,17 @@ class _Key:
         if self.quantity:
             return t.quantity == self.quantity and t.neg == self.neg
         return t.stem == self.stem and t.neg == self.neg
+
+
+class _Index:
+    """What a sentence contains, for quick look-ups: (stem, negated), (group, polarity), quantities."""
+
+    __slots__ = ("stems", "concepts", "quantities")
+
+    def __init__(self, words: list[Token]) -> None:
+        self.stems = {(t.stem, t.neg) for t in words if not t.quantity}
+        self.concepts = {(g, n != t.neg) for t in words for g, n in t.concepts}
+        self.quantities = {(t.quantity, t.neg) for t in words if t.quantity}
 
 
 @dataclass(frozen=True)
@@ -245,8 +260,8 @@ class Grader:
         results: list[PointResult] = []
         for cp in compiled.points:
             evidence = ""
-            for text, tokens, is_list, is_bag in sentences:
-                if self._earns(cp, tokens, is_list, is_bag):
+            for text, tokens, is_list, is_bag, index in sentences:
+                if self._earns(cp, tokens, is_list, is_bag, index):
                     evidence = text
                     break
             results.append(PointResult(cp.point, bool(evidence), evidence))
@@ -254,7 +269,7 @@ class Grader:
 
     # ----------------------------------------------------------------- matching
 
-    def _earns(self, cp: _Point, tokens: list[Token], is_list: bool, is_bag: bool) -> bool:
+    def _earns(self, cp: _Point, tokens: list[Token], is_list: bool, is_bag: bool, index: _Index) -> bool:
         words = [t for t in tokens if not t.skip]
         if not words:
             return False
@@ -269,17 +284,17 @@ class Grader:
         if is_list or not cp.keys:
             return False
         for q in cp.quantities:
-            if not any(t.quantity == q and not t.neg for t in words):
+            if (q, False) not in index.quantities:
                 return False
         n = len(cp.keys)
-        got = [k for k in cp.keys if k.found(words)]
+        got = [k for k in cp.keys if k.found(words, index)]
         if len(got) < (2 if n >= 3 else 1):
             return False
         return sum(cp.weights[k] for k in got) >= COVERAGE * sum(cp.weights.values()) - 1e-9
 
     # ----------------------------------------------------------------- answers
 
-    def _sentences(self, c: _Compiled, answer: str) -> list[tuple[str, list[Token], bool, bool]]:
+    def _sentences(self, c: _Compiled, answer: str) -> list[tuple[str, list[Token], bool, bool, _Index]]:
         out = []
         for a, b in split_sentences(answer):
             text = answer[a:b].strip()
@@ -290,7 +305,7 @@ class Grader:
             is_list = len(words) >= 2 and not any(
                 t.surface in STRUCTURE_WORDS and t.stem not in c.term_words for t in tokens)
             is_bag = is_list and self._is_bag(c, tokens)
-            out.append((text, tokens, is_list, is_bag))
+            out.append((text, tokens, is_list, is_bag, _Index(words)))
         return out
 
     def _is_bag(self, c: _Compiled, tokens: list[Token]) -> bool:
