@@ -30,7 +30,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
-from bot.channels.telegram import build_application  # noqa: E402
+from bot.channels.telegram import DEFAULT_CONCURRENCY, build_application  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.tutor.bank import load_bank  # noqa: E402
@@ -59,7 +59,7 @@ def _echo_app(fake: FakeBotAPI, concurrent: int | bool) -> Application:  # type:
     return app
 
 
-async def bench(n: int, rounds: int, database: str) -> None:
+async def bench(n: int, rounds: int, database: str, concurrency: int) -> None:
     bank = load_bank(ROOT / "content")
     free = [q for q in bank if not q.is_choice]
     fake = await FakeBotAPI().start()
@@ -85,7 +85,8 @@ async def bench(n: int, rounds: int, database: str) -> None:
 
     try:
         ours: list[float] = []
-        app = build_application(Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url), engine, store)
+        app = build_application(Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url), engine, store,
+                                concurrent_updates=concurrency)
         async with running(app):
             await _round(fake, *learners(min(50, n)), done=feedback)  # warm-up: connections, grader caches
             for _ in range(rounds):
@@ -106,7 +107,7 @@ async def bench(n: int, rounds: int, database: str) -> None:
 
     ours_rate = statistics.median(ours)
     print(f"{n} answers x {rounds} rounds, database {store.dialect}, fake server in-process (median of rounds)")
-    print(f"  tutor bot (engine, grader, store): {ours_rate:8.1f} answers/s  "
+    print(f"  tutor bot (engine, grader, store; {concurrency} concurrent): {ours_rate:8.1f} answers/s  "
           f"({1000 / ours_rate:.2f} ms per answer)  rounds: {', '.join(f'{r:.0f}' for r in ours)}")
     best = 0.0
     for label, rates in echo.items():
@@ -123,8 +124,10 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=500, help="answers per round (one per learner)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default="sqlite", help="'sqlite' (a temp file) or a database URL")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help="the tutor bot's concurrent updates (build_application's concurrent_updates)")
     args = parser.parse_args()
-    asyncio.run(bench(args.answers, args.rounds, args.database))
+    asyncio.run(bench(args.answers, args.rounds, args.database, args.concurrency))
 
 
 if __name__ == "__main__":

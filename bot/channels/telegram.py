@@ -87,6 +87,7 @@ CHANNEL = "telegram"
 CALLBACK_DATA_MAX = 64  # bytes, Telegram's limit
 TOAST_MAX = 200  # answerCallbackQuery text
 SEND_RETRIES = 3
+DEFAULT_CONCURRENCY = 64  # updates in flight (one learner's always in order)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER,
                    Update.MY_CHAT_MEMBER]
 
@@ -105,7 +106,7 @@ Extension = Callable[[Application], object]  # type: ignore[type-arg]
 
 
 def build_application(settings: Settings, engine: Engine, store: Any, *, extensions: Iterable[Extension] = (),
-                      concurrent_updates: int = 64) -> Application:  # type: ignore[type-arg]
+                      concurrent_updates: int = DEFAULT_CONCURRENCY) -> Application:  # type: ignore[type-arg]
     """The Application with every learner handler, services in bot_data, and `extensions` wired in.
 
     Each extension is called once with the Application, after the learner commands and before
