@@ -279,9 +279,7 @@ class FakeBotAPI:
 
     def find(self, method: str | Iterable[str] | None = None, *, chat_id: int | None = None, since: int = 0,
              ok: bool | None = True) -> list[Call]:
-        methods = {method} if isinstance(method, str) else (set(method) if method is not None else None)
-        return [c for c in self.calls[since:] if (methods is None or c.method in methods)
-                and (chat_id is None or c.chat_id == chat_id) and (ok is None or c.ok == ok)]
+        return [c for c in self.calls[since:] if _matches(c, method, chat_id, ok)]
 
     def sent(self, chat_id: int | None = None, *, since: int = 0) -> list[Call]:
         """Successful sends (messages, polls, photos, documents, edits)."""
@@ -291,17 +289,25 @@ class FakeBotAPI:
                        count: int = 1, since: int = 0, ok: bool | None = True, timeout: float = 10.0,
                        where: Callable[[Call], bool] | None = None) -> list[Call]:
         """Wait (at most `timeout` s) until `count` matching calls were made after `since`; return them all."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        found: list[Call] = []
+        checked = since
         while True:
-            found = [c for c in self.find(method, chat_id=chat_id, since=since, ok=ok) if where is None or where(c)]
+            end = len(self.calls)  # only the new calls are looked at on each wake-up
+            found += [c for c in self.calls[checked:end]
+                      if _matches(c, method, chat_id, ok) and (where is None or where(c))]
+            checked = end
             if len(found) >= count:
                 return found
-            remaining = deadline - asyncio.get_running_loop().time()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 seen = [(c.method, c.status, c.text[:60]) for c in self.calls[since:]]
                 raise TimeoutError(f"expected {count} {method} call(s) to {chat_id}; got {len(found)}; "
                                    f"calls since {since}: {seen}")
             self._new_call.clear()
+            if len(self.calls) > checked:
+                continue
             try:
                 await asyncio.wait_for(self._new_call.wait(), min(remaining, 0.5))
             except TimeoutError:
@@ -496,6 +502,12 @@ class FakeBotAPI:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _matches(c: Call, method: str | Iterable[str] | None, chat_id: int | None, ok: bool | None) -> bool:
+    if method is not None and (c.method != method if isinstance(method, str) else c.method not in method):
+        return False
+    return (chat_id is None or c.chat_id == chat_id) and (ok is None or c.ok == ok)
 
 
 def _ok(result: Any) -> web.Response:
