@@ -34,7 +34,7 @@ from bot.channels.telegram import DEFAULT_CONCURRENCY, build_application  # noqa
 from bot.config import Settings  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.tutor.bank import load_bank  # noqa: E402
-from bot.tutor.engine import Engine, Next, Who  # noqa: E402
+from bot.tutor.engine import Answer, Engine, Next, Who  # noqa: E402
 from tests.fakebot import FakeBotAPI, User, running  # noqa: E402
 
 
@@ -59,10 +59,10 @@ def _echo_app(fake: FakeBotAPI, concurrent: int | bool) -> Application:  # type:
     return app
 
 
-async def bench(n: int, rounds: int, database: str, concurrency: int) -> None:
+async def bench(n: int, rounds: int, database: str, concurrency: int, latency: float) -> None:
     bank = load_bank(ROOT / "content")
     free = [q for q in bank if not q.is_choice]
-    fake = await FakeBotAPI().start()
+    fake = await FakeBotAPI(latency=latency).start()
     tmp = tempfile.TemporaryDirectory()
     url = f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}" if database == "sqlite" else database
     store = Store.open(url)
@@ -84,6 +84,11 @@ async def bench(n: int, rounds: int, database: str, concurrency: int) -> None:
         return "Model answer" in call.text
 
     try:
+        users, texts = learners(n)  # the engine alone, called directly: the floor for our bot
+        t0 = time.perf_counter()
+        for user, text in zip(users, texts):
+            engine.handle(Who("telegram", str(user.id), "Bench", user.id), Answer(text))
+        engine_ms = (time.perf_counter() - t0) / n * 1000
         ours: list[float] = []
         app = build_application(Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url), engine, store,
                                 concurrent_updates=concurrency)
@@ -106,7 +111,9 @@ async def bench(n: int, rounds: int, database: str, concurrency: int) -> None:
         tmp.cleanup()
 
     ours_rate = statistics.median(ours)
-    print(f"{n} answers x {rounds} rounds, database {store.dialect}, fake server in-process (median of rounds)")
+    print(f"{n} answers x {rounds} rounds, database {store.dialect}, fake server in-process, "
+          f"latency {latency * 1000:.0f} ms per call (median of rounds)")
+    print(f"  engine alone (direct, one thread):  {engine_ms:.2f} ms per answer")
     print(f"  tutor bot (engine, grader, store; {concurrency} concurrent): {ours_rate:8.1f} answers/s  "
           f"({1000 / ours_rate:.2f} ms per answer)  rounds: {', '.join(f'{r:.0f}' for r in ours)}")
     best = 0.0
@@ -117,6 +124,8 @@ async def bench(n: int, rounds: int, database: str, concurrency: int) -> None:
               f"rounds: {', '.join(f'{r:.0f}' for r in rates)}")
     ratio = best / ours_rate
     print(f"  cost per answer vs the faster echo bot: {ratio:.2f}x (goal <= 2x): {'OK' if ratio <= 2 else 'OVER'}")
+    channel = 1000 / ours_rate - engine_ms
+    print(f"  ours minus the engine: {channel:.2f} ms per answer = {channel / (1000 / best):.2f}x the echo bot's cost")
 
 
 def main() -> None:
@@ -126,8 +135,9 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite", help="'sqlite' (a temp file) or a database URL")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                         help="the tutor bot's concurrent updates (build_application's concurrent_updates)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the fake adds to each call (RTT)")
     args = parser.parse_args()
-    asyncio.run(bench(args.answers, args.rounds, args.database, args.concurrency))
+    asyncio.run(bench(args.answers, args.rounds, args.database, args.concurrency, args.latency))
 
 
 if __name__ == "__main__":

@@ -135,13 +135,14 @@ class FakeBotAPI:
     """The Bot API on 127.0.0.1 (random port). See the module docstring."""
 
     def __init__(self, token: str = "123456:TEST-token", *, username: str = "tutor_test_bot",
-                 rate_limit: RateLimit | None = None) -> None:
+                 rate_limit: RateLimit | None = None, latency: float = 0.0) -> None:
         self.token = token
         self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "Tutor", "username": username,
                          "can_join_groups": True, "can_read_all_group_messages": False,
                          "supports_inline_queries": False}
         self.username = username
         self.rate_limit = rate_limit
+        self.latency = latency  # seconds added to every call but getUpdates (a network round trip)
         self.calls: list[Call] = []
         self.violations: list[Call] = []
         self.webhook: dict[str, Any] = {}
@@ -340,6 +341,8 @@ class FakeBotAPI:
     async def _respond(self, call: Call) -> web.Response:
         if call.method == "getUpdates":
             return _ok(await self._get_updates(call.params))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         failure = self._take_failure(call) or self._check_limits(call) or self._rate_limited(call)
         if failure is not None:
             return failure

@@ -6,7 +6,9 @@ handler and start-up/shutdown hooks, keeps the services in `bot_data` ("engine",
 the Application after the learner commands and before the catch-alls). `run_bot` loads the
 bank, opens the store and runs the Application by long polling or, with WEBHOOK_URL, a webhook.
 
-Engine, store and chart calls are synchronous: every one runs through `asyncio.to_thread`.
+Engine, store and chart calls are synchronous: every one runs through `asyncio.to_thread`
+(on SQLite one engine call at a time, so they queue on the loop, not in SQLite's sleeping
+busy-wait). Updates from different learners are handled concurrently, one learner's in order.
 Replies are sent without a global rate limiter (they answer a learner, one at a time); a
 429 is retried after `retry_after`, a 403 (the learner blocked the bot) marks them inactive.
 """
@@ -95,6 +97,7 @@ EXPIRED_BUTTON = "That button has expired. Send /quiz for a new question."
 EDITED_NOTE = ("I mark the first version of each answer, so edits aren't re-marked. "
                "Send a new message to answer the next question.")
 APOLOGY = "Sorry, something went wrong on my side. Your progress is saved; please try that again in a moment."
+_ENGINE_SLOTS = "engine_slots"
 _STARTUP = "startup_hooks"
 _SHUTDOWN = "shutdown_hooks"
 
@@ -106,7 +109,7 @@ Extension = Callable[[Application], object]  # type: ignore[type-arg]
 
 
 def build_application(settings: Settings, engine: Engine, store: Any, *, extensions: Iterable[Extension] = (),
-                      concurrent_updates: int = DEFAULT_CONCURRENCY) -> Application:  # type: ignore[type-arg]
+                      concurrent_updates: int = DEFAULT_CONCURRENCY, engine_threads: int = 8) -> Application:  # type: ignore[type-arg]
     """The Application with every learner handler, services in bot_data, and `extensions` wired in.
 
     Each extension is called once with the Application, after the learner commands and before
@@ -122,7 +125,10 @@ def build_application(settings: Settings, engine: Engine, store: Any, *, extensi
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     app = builder.build()
-    app.bot_data.update(engine=engine, store=store, settings=settings, **{_STARTUP: [], _SHUTDOWN: []})
+    # SQLite has one writer at a time: engine calls queue here rather than in its busy-wait (which sleeps).
+    slots = asyncio.Semaphore(1 if getattr(store, "dialect", "") == "sqlite" else engine_threads)
+    app.bot_data.update(engine=engine, store=store, settings=settings,
+                        **{_ENGINE_SLOTS: slots, _STARTUP: [], _SHUTDOWN: []})
     register_learner_handlers(app)
     for extend in extensions:
         extend(app)
@@ -218,7 +224,8 @@ def _who(update: Update) -> Who:
 
 async def _handle(context: Context, who: Who, action: Action) -> list[Reply]:
     engine: Engine = context.bot_data["engine"]
-    return await asyncio.to_thread(engine.handle, who, action)
+    async with context.bot_data[_ENGINE_SLOTS]:
+        return await asyncio.to_thread(engine.handle, who, action)
 
 
 class _EngineCommand(filters.MessageFilter):

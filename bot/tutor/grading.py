@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz.distance import OSA
@@ -33,6 +33,7 @@ from rapidfuzz.process import extractOne
 from bot.tutor.bank import Glossary, MarkingPoint, Question
 from bot.tutor.text import (
     LEXICON,
+    OPPOSITES,
     STOPWORDS,
     STRUCTURE_WORDS,
     Token,
@@ -131,6 +132,7 @@ class _Key:
     quantity: str = ""
     surface_stop: bool = False  # a stop word kept because the phrase has nothing else
     parts: tuple[_Key, ...] = ()  # a glossary term: the words of its spelt-out form
+    literal: bool = False  # a synonym of it is in the prompt: only the word itself counts
 
     def matches(self, t: Token) -> bool:
         if self.parts:
@@ -144,6 +146,8 @@ class _Key:
             if index is not None:
                 if self.quantity:
                     return (self.quantity, self.neg) in index.quantities
+                if self.literal:
+                    return (self.stem, self.neg) in index.stems
                 return (self.stem, self.neg) in index.stems or not self.concepts.isdisjoint(index.concepts)
             return any(self._matches(t) for t in words)
         if any(t.gloss == self.gloss and t.neg == self.neg for t in words):
@@ -158,7 +162,7 @@ class _Key:
             return False
         if t.stem == self.stem and t.neg == self.neg:
             return True
-        if self.concepts:
+        if self.concepts and not self.literal:
             for g, n in t.concepts:
                 if (g, n != t.neg) in self.concepts:
                     return True
@@ -188,6 +192,67 @@ class _Index:
 class _Phrase:
     keys: tuple[_Key, ...]
     text: str
+    name_only: bool = False  # only names a term ("PCI DSS"): says nothing on its own
+
+
+# Words naming the people in a contact centre, by role (surface forms, singular).
+_PEOPLE = {
+    **dict.fromkeys("customer client caller consumer".split(), "customer"),
+    **dict.fromkeys("agent advisor adviser staff employee colleague operator representative rep "
+                    "worker".split(), "agent"),
+    **dict.fromkeys("manager supervisor boss leader".split(), "manager"),
+}
+# Words that end a clause: a role named before one of them is not the subject after it.
+_CLAUSE_BREAKS = frozenset("""
+but whereas while although though however so because since unless if then otherwise therefore
+""".split())
+_NOT_CATEGORY = frozenset("valid example examples good correct right main key".split())
+
+
+def _singular(surface: str) -> str:
+    if len(surface) > 4 and surface.endswith("s") and not surface.endswith("ss"):
+        return surface[:-1]
+    return surface
+
+
+class _Sentence:
+    """One sentence of an answer, analysed once: its words, what they name, its clauses."""
+
+    __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where")
+
+    def __init__(self, text: str, words: list[Token], is_list: bool, is_bag: bool,
+                 roles: list[tuple[str, str] | None], clauses: list[int],
+                 where: dict[tuple[object, ...], list[int]]) -> None:
+        self.text = text
+        self.words = words
+        self.is_list = is_list
+        self.is_bag = is_bag
+        self.where = where
+        self.index = _Index(words)
+        self.roles = roles      # per word: ("people", "agent"), ("category", "hygiene") or None
+        self.clauses = clauses  # per word: clause number within the sentence
+        self.contra: frozenset[int] | None = None  # points this sentence contradicts (lazy)
+
+    def role_before(self, pos: int, family: str) -> str | None:
+        """The role of that family named nearest before word `pos`, in the same clause."""
+        clause = self.clauses[pos]
+        for i in range(pos - 1, -1, -1):
+            if self.clauses[i] != clause:
+                return None
+            r = self.roles[i]
+            if r is not None and r[0] == family:
+                return r[1]
+        return None
+
+    def category_near(self, pos: int) -> str | None:
+        """The category term nearest word `pos` (either side), in the same clause."""
+        clause = self.clauses[pos]
+        best: tuple[int, str] | None = None
+        for i, r in enumerate(self.roles):
+            if r is not None and r[0] == "category" and self.clauses[i] == clause and i != pos:
+                if best is None or abs(i - pos) < best[0]:
+                    best = (abs(i - pos), r[1])
+        return best[1] if best else None
 
 
 @dataclass(frozen=True)
@@ -198,6 +263,13 @@ class _Point:
     accepts: tuple[_Phrase, ...]
     terms: tuple[_Phrase, ...]      # names of the point in a list ("Goal", "Way forward")
     weights: dict[_Key, float] = field(default_factory=dict, compare=False)
+    # stem of a claim word -> (family, role) of who or what the point says it of:
+    # "callers who hang up" -> hang: ("people", "customer")
+    roles: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)
+    category: str = ""              # "a valid example of a hygiene factor" -> "hygiene"
+    is_example: bool = False
+    required: int = 0               # keys that are not optional (literal keys are optional)
+    weight: float = 0.0             # their total weight
 
 
 @dataclass(frozen=True)
@@ -211,6 +283,7 @@ class _Compiled:
     term_words: frozenset[str] = frozenset()  # stop words that name a point ("Will")
     prompt_glosses: frozenset[int] = frozenset()  # glossary terms the prompt names
     corrections: dict[str, str] = field(default_factory=dict, compare=False)
+    categories: frozenset[str] = frozenset()  # terms that tell points apart ("hygiene", "motivator")
 
 
 _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|eg|for example|for instance|such as|like)\s*([^()]*?)(?:\)|$)", re.I | re.S)
@@ -258,65 +331,138 @@ class Grader:
         compiled = self._compiled(question)
         sentences = self._sentences(compiled, answer)
         results: list[PointResult] = []
-        for cp in compiled.points:
+        for n, cp in enumerate(compiled.points):
             evidence = ""
-            for text, tokens, is_list, is_bag, index in sentences:
-                if self._earns(cp, tokens, is_list, is_bag, index):
-                    evidence = text
+            for s in sentences:
+                if self._earns(compiled, n, cp, s):
+                    evidence = s.text
                     break
             results.append(PointResult(cp.point, bool(evidence), evidence))
         return Marking(question.id, tuple(results), question.points_needed, truncated)
 
     # ----------------------------------------------------------------- matching
 
-    def _earns(self, cp: _Point, tokens: list[Token], is_list: bool, is_bag: bool, index: _Index) -> bool:
-        words = [t for t in tokens if not t.skip]
-        if not words:
-            return False
+    def _earns(self, c: _Compiled, n: int, cp: _Point, s: _Sentence) -> bool:
+        words = s.words
         for term in cp.terms:
-            if _find(term.keys, words, literal=True):
+            if _find(term.keys, words, literal=True, where=s.where):
                 return True
-        if is_bag:
+        if s.is_bag:
             return False
         for ph in cp.accepts:
-            if _find(ph.keys, words, literal=is_list or len(ph.keys) == 1):
-                return True
-        if is_list or not cp.keys:
+            spot = _spots(ph.keys, words, literal=s.is_list or len(ph.keys) == 1, where=s.where)
+            if not spot:
+                continue
+            if ph.name_only and not s.is_list and self._contradicted(c, s):
+                continue  # "keep recording, PCI DSS says so": the name inside a wrong claim
+            if self._swapped(cp, s, [(k, p) for k, p in zip(ph.keys, spot)]):
+                continue
+            return True
+        if s.is_list or not cp.keys:
             return False
+        index = s.index
         for q in cp.quantities:
             if (q, False) not in index.quantities:
                 return False
-        n = len(cp.keys)
         got = [k for k in cp.keys if k.found(words, index)]
-        if len(got) < (2 if n >= 3 else 1):
+        # a key whose synonym the prompt uses counts when said, and is not missed when not
+        total = cp.required + sum(1 for k in got if k.literal)
+        if len(got) < (2 if total >= 3 else 1):
             return False
-        return sum(cp.weights[k] for k in got) >= COVERAGE * sum(cp.weights.values()) - 1e-9
+        if any(k.parts and k not in got for k in cp.keys):
+            return False  # the point names a term ("PCI DSS"): the answer must name it too
+        if cp.roles:
+            got = [k for k in got if not self._key_swapped(cp, s, k)]
+            if len(got) < (2 if total >= 3 else 1):
+                return False
+        if all(k.parts for k in got) and self._contradicted(c, s):
+            return False  # "keep recording, PCI DSS says so": the name inside a wrong claim
+        have = sum(cp.weights[k] for k in got)
+        return have >= COVERAGE * (cp.weight + have - sum(cp.weights[k] for k in got if not k.literal)) - 1e-9
+
+    def _swapped(self, cp: _Point, s: _Sentence, spot: list[tuple[_Key, int]]) -> bool:
+        """The answer says the point's claim of someone or something else (a role swap)."""
+        for k, pos in spot:
+            if cp.is_example:
+                near = s.category_near(pos)
+                if near is not None and near != cp.category:
+                    return True  # "pay is the biggest motivator": filed under the wrong type
+                continue
+            want = cp.roles.get(k.stem)
+            if want is None or s.roles[pos] is not None:
+                continue
+            got = s.role_before(pos, want[0])
+            if got is not None and got != want[1]:
+                return True
+        return False
+
+    def _key_swapped(self, cp: _Point, s: _Sentence, k: _Key) -> bool:
+        want = cp.roles.get(k.stem)
+        if want is None:
+            return False
+        swapped = False
+        for pos, t in enumerate(s.words):
+            if not k.matches(t) or s.roles[pos] is not None:
+                continue
+            got = s.role_before(pos, want[0])
+            if got is None or got == want[1]:
+                return False
+            swapped = True
+        return swapped
+
+    def _contradicted(self, c: _Compiled, s: _Sentence) -> bool:
+        """The sentence states the opposite of one of the question's points."""
+        if s.contra is None:
+            s.contra = frozenset(n for n, cp in enumerate(c.points) if _contradicts(cp, s))
+        return bool(s.contra)
 
     # ----------------------------------------------------------------- answers
 
-    def _sentences(self, c: _Compiled, answer: str) -> list[tuple[str, list[Token], bool, bool, _Index]]:
-        out = []
+    def _sentences(self, c: _Compiled, answer: str) -> list[_Sentence]:
+        out: list[_Sentence] = []
+        seen: dict[str, _Sentence] = {}
         for a, b in split_sentences(answer):
             text = answer[a:b].strip()
-            tokens = self._tokens(c, text)
-            words = [t for t in tokens if not t.skip]
-            if not words:
-                continue
-            is_list = len(words) >= 2 and not any(
-                t.surface in STRUCTURE_WORDS and t.stem not in c.term_words for t in tokens)
-            is_bag = is_list and self._is_bag(c, tokens)
-            out.append((text, tokens, is_list, is_bag, _Index(words)))
+            if text in seen:
+                continue  # the same sentence again earns nothing new
+            s = self._sentence(c, text)
+            if s is not None:
+                seen[text] = s
+                out.append(s)
         return out
 
-    def _is_bag(self, c: _Compiled, tokens: list[Token]) -> bool:
+    def _sentence(self, c: _Compiled, text: str) -> _Sentence | None:
+        tokens = self._tokens(c, text)
+        words: list[Token] = []
+        roles: list[tuple[str, str] | None] = []
+        clauses: list[int] = []
+        clause = 0
+        for t in tokens:
+            if t.skip:
+                if t.surface in (",", ":", "(", ")", "-"):
+                    clause += 1
+                continue
+            if t.surface in _CLAUSE_BREAKS:
+                clause += 1
+            words.append(t)
+            clauses.append(clause)
+            roles.append(_role(c, t))
+        if not words:
+            return None
+        is_list = len(words) >= 2 and not any(
+            t.surface in STRUCTURE_WORDS and t.stem not in c.term_words for t in tokens)
+        where = _literal_map(words)
+        is_bag = is_list and self._is_bag(c, words, where)
+        return _Sentence(text, words, is_list, is_bag, roles, clauses, where)
+
+    def _is_bag(self, c: _Compiled, words: list[Token], where: dict[tuple[object, ...], list[int]]) -> bool:
         """A list whose words mostly name no point: a bag of keywords, not an answer."""
-        words = [t for t in tokens if not t.skip]
         if len(words) < 4:
             return False
         covered: set[int] = set()
         for cp in c.points:
             for ph in cp.terms + cp.accepts:
-                spots = _spots(ph.keys, words, literal=True)
+                spots = _spots(ph.keys, words, literal=True, where=where)
                 if spots:
                     covered.update(spots)
         return len(covered) * 2 < len(words)
@@ -425,6 +571,8 @@ class Grader:
                             for a, b in split_sentences(q.prompt)]
         prompt_tokens = [t for s in prompt_sentences for t in s]
         prompt_stems = frozenset(t.stem for t in prompt_tokens)
+        categories = self._categories(proto, q, prompt_stems)
+        proto = _Compiled(q, (), frozenset(), known, proto.vocab, vocab_set, categories=categories)
         points = []
         for mp in q.marking_points:
             points.append(self._compile_point(proto, mp, prompt_tokens, prompt_stems, prompt_sentences))
@@ -433,12 +581,34 @@ class Grader:
         for p in points:
             for st in {k.stem for k in p.keys}:
                 df[st] = df.get(st, 0) + 1
-        for p in points:
+        for i, p in enumerate(points):
             p.weights.update({k: (0.5 if k.stem in _COMMON else 1.0) / df[k.stem] for k in p.keys})
+            points[i] = replace(p, required=sum(1 for k in p.keys if not k.literal),
+                                weight=sum(w for k, w in p.weights.items() if not k.literal))
         term_words = frozenset(k.stem for p in points for t in p.terms for k in t.keys if k.surface_stop)
         prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
         return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
-                         prompt_glosses)
+                         prompt_glosses, categories=categories)
+
+    def _categories(self, c: _Compiled, q: Question, prompt_stems: frozenset[str]) -> frozenset[str]:
+        """Terms that tell the points apart: a point's first content word, used by another point
+        too ("Hygiene factors cause ...", "an example of a hygiene factor")."""
+        seen: list[set[str]] = []
+        firsts: set[str] = set()
+        for mp in q.marking_points:
+            text = _EXAMPLES.sub(" ", mp.text)
+            words = [t for t in self._tokens(c, text) if not t.skip]
+            seen.append({_singular(t.surface) for t in words})
+            if _LABEL.match(mp.text):
+                continue
+            for t in words:
+                if t.quantity or t.surface in STOPWORDS or t.surface in _GENERIC:
+                    continue
+                if t.stem not in prompt_stems and len(t.surface) >= 4 and t.surface not in _NOT_CATEGORY \
+                        and _singular(t.surface) not in _PEOPLE:
+                    firsts.add(_singular(t.surface))
+                break
+        return frozenset(w for w in firsts if sum(w in ws for ws in seen) >= 2)
 
     def _keys(self, c: _Compiled, text: str, drop: frozenset[str] = frozenset(), bare: bool = False) -> list[_Key]:
         keys: list[_Key] = []
@@ -480,7 +650,16 @@ class Grader:
         text = _EXAMPLES.sub(" ", text).strip() or mp.text
         all_keys = self._keys(c, text)
         # the question's own words (or a term it names) are not evidence of the point
-        keys = [k for k in all_keys if (k.stem not in prompt_stems or k.quantity) and not k.found(prompt_tokens)]
+        keys = []
+        for k in all_keys:
+            if k.stem in prompt_stems and not k.quantity:
+                continue
+            if k.found(prompt_tokens):
+                if k.parts or k.quantity:
+                    continue
+                # a synonym is in the prompt ("hang up" / "abandonment"): the word itself only
+                k = _Key(k.stem, k.neg, k.concepts, k.gloss, k.quantity, k.surface_stop, (), True)
+            keys.append(k)
         alternatives = list(mp.accept)
         if examples and re.search(r"\bexamples?\b", text, re.I):
             alternatives += [e.strip() for e in examples]
@@ -497,7 +676,8 @@ class Grader:
                 pk = own  # the learner need not repeat the question's words
             if any(_find(tuple(pk), ps, literal=len(pk) == 1) for ps in prompt_sentences):
                 continue  # the prompt itself says this: echoing it earns nothing
-            accepts.append(_Phrase(tuple(pk), phrase))
+            name_only = all(k.parts for k in pk) and any(not k.parts and k.stem not in _COMMON for k in keys)
+            accepts.append(_Phrase(tuple(pk), phrase, name_only))
         terms = []
         m = _LABEL.match(mp.text)
         if m:
@@ -508,7 +688,57 @@ class Grader:
                 pk = self._keys(c, name)
                 if pk and len(pk) <= 3 and not _find(tuple(pk), prompt_tokens, literal=True):
                     terms.append(_Phrase(tuple(pk), name))
-        return _Point(mp, tuple(keys), quantities, tuple(accepts), tuple(terms))
+        is_example = bool(examples and re.search(r"\bexamples?\b", text, re.I))
+        roles, category = self._roles(c, text, alternatives)
+        return _Point(mp, tuple(keys), quantities, tuple(accepts), tuple(terms), roles=roles,
+                      category=category if is_example else "", is_example=is_example and bool(category))
+
+    def _roles(self, c: _Compiled, text: str, alternatives: list[str]) -> tuple[dict[str, tuple[str, str]], str]:
+        """Who or what the point says each claim word of: the role named nearest before it."""
+        roles: dict[str, tuple[str, str]] = {}
+        category = ""
+        for phrase in [text] + alternatives:
+            s = self._sentence(c, phrase)
+            if s is None:
+                continue
+            for pos, t in enumerate(s.words):
+                r = s.roles[pos]
+                if r is not None:
+                    if r[0] == "category" and not category and phrase is text:
+                        category = r[1]
+                    continue
+                for family in ("people", "category"):
+                    got = s.role_before(pos, family)
+                    if got is not None and t.stem not in roles:
+                        roles[t.stem] = (family, got)
+                        break
+        return roles, category
+
+
+def _role(c: _Compiled, t: Token) -> tuple[str, str] | None:
+    """What a word names: a person's role ("callers" -> customer) or a point's category."""
+    w = _singular(t.surface)
+    if w in c.categories:
+        return ("category", w)
+    r = _PEOPLE.get(w)
+    return ("people", r) if r else None
+
+
+def _contradicts(cp: _Point, s: _Sentence) -> bool:
+    """`s` negates a claim word of the point, or uses its opposite without the word itself."""
+    opposite = False
+    for k in cp.keys:
+        if k.parts or k.quantity or k.stem in _COMMON:
+            continue
+        if k.found(s.words, s.index):
+            return False  # the sentence says the point's own thing
+        if (k.stem, not k.neg) in s.index.stems:
+            opposite = True
+        for g, neg in k.concepts:
+            for og in OPPOSITES.get(g, ()):
+                if (og, neg) in s.index.concepts:
+                    opposite = True
+    return opposite
 
 
 def _split_compound(w: str, vocab: frozenset[str]) -> str:
@@ -519,13 +749,37 @@ def _split_compound(w: str, vocab: frozenset[str]) -> str:
     return ""
 
 
-def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool, width: int = 0) -> list[int]:
-    """Positions of all `keys` found close together among `words` (within a few words), or []."""
+def _literal_map(words: list[Token]) -> dict[tuple[object, ...], list[int]]:
+    """Where each word is, by what `_Key.same_word` compares: (stem, neg), glossary term, quantity."""
+    out: dict[tuple[object, ...], list[int]] = {}
+    for i, t in enumerate(words):
+        if t.gloss >= 0:
+            out.setdefault(("g", t.gloss, t.neg), []).append(i)
+        if t.quantity:
+            out.setdefault(("q", t.quantity, t.neg), []).append(i)
+        else:
+            out.setdefault(("s", t.stem, t.neg), []).append(i)
+    return out
+
+
+def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool, width: int = 0,
+           where: dict[tuple[object, ...], list[int]] | None = None) -> list[int]:
+    """Positions of all `keys` found close together among `words` (within a few words), or [].
+
+    `where` (from `_literal_map(words)`) makes literal look-ups direct instead of a scan."""
     if not keys:
         return []
     spots: list[list[int]] = []
     for k in keys:
-        pos = [i for i, t in enumerate(words) if (k.same_word(t) if literal else k.matches(t))]
+        if literal and where is not None:
+            if k.parts:
+                pos = where.get(("g", k.gloss, k.neg), [])
+            elif k.quantity:
+                pos = where.get(("q", k.quantity, k.neg), [])
+            else:
+                pos = where.get(("s", k.stem, k.neg), [])
+        else:
+            pos = [i for i, t in enumerate(words) if (k.same_word(t) if literal else k.matches(t))]
         if not pos:
             return []
         spots.append(pos)
@@ -533,15 +787,22 @@ def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool, width: int
         return spots[0][:1]
     width = width or 3 * len(keys) + 2
     for anchor in spots[0]:
-        near = [min(s, key=lambda p: abs(p - anchor)) for s in spots[1:]]
-        if all(abs(p - anchor) <= width for p in near):
-            return [anchor] + near
+        used = [anchor]
+        for s in spots[1:]:
+            # the nearest word not already used by another key: one word is one key
+            free = [p for p in s if p not in used and abs(p - anchor) <= width]
+            if not free:
+                break
+            used.append(min(free, key=lambda p: abs(p - anchor)))
+        else:
+            return used
     return []
 
 
-def _find(keys: tuple[_Key, ...], words: list[Token], literal: bool) -> bool:
+def _find(keys: tuple[_Key, ...], words: list[Token], literal: bool,
+          where: dict[tuple[object, ...], list[int]] | None = None) -> bool:
     """All `keys` found among `words`, close together (within a few words of each other)."""
-    return bool(_spots(keys, words, literal))
+    return bool(_spots(keys, words, literal, where=where))
 
 
 def grade(question: Question, answer: str, glossary: Glossary | None = None) -> Marking:

@@ -31,6 +31,7 @@ __all__ = [
     "NEGATIONS",
     "STRUCTURE_WORDS",
     "LEXICON",
+    "OPPOSITES",
     "concepts_of",
 ]
 
@@ -100,6 +101,8 @@ _WORD = re.compile(r"\d+(?:[.,]\d+)?/\d+(?:[.,]\d+)?|\d+(?:\.\d+)?|[a-z]+(?:'[a-
 _DIGIT_SUFFIX = re.compile(r"\b(\d+(?:\.\d+)?)([a-z]+)\b")
 
 
+# Memoised pure functions of one word (no state, same answer every call): bounded, so a
+# stream of unseen words costs at most ~65k entries each; shared by every Grader safely.
 @lru_cache(maxsize=65536)
 def _uk_us(word: str) -> str:
     """Map British and American spellings of one word to a single form (consistently)."""
@@ -154,12 +157,15 @@ _SUFFIXES = (
 _VOWELS = set("aeiouy")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536)  # pure: see _uk_us
 def stem(word: str) -> str:
     """A light stemmer: inflections, then one derivational suffix; consistent, not pretty."""
     w = word
     if len(w) <= 3 or not w.isalpha():
         return w
+    # comparatives of -y adjectives: happier / happiest -> happy
+    if w.endswith(("ier", "iest")) and len(w) > 5 and w not in ("cashier", "premier", "frontier", "barrier", "carrier"):
+        w = w[: -3 if w.endswith("ier") else -4] + "y"
     # inflections
     if w.endswith("sses"):
         w = w[:-2]
@@ -237,31 +243,42 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("call", "ring", "phone", "telephone", "dial", "rang"),
     ("happy", "satisfied", "satisfy", "satisfaction", "pleased", "glad", "delighted", "content",
      "!unhappy", "!dissatisfied", "!dissatisfaction", "!annoyed", "!frustrated", "!upset",
-     "!angry", "!displeased", "!unsatisfied", "!irritated", "!fed"),
+     "!angry", "!displeased", "!unsatisfied", "!irritated", "!fed", "!fed up", "!disappointed",
+     "!unimpressed", "!cross", "!furious", "!miffed", "!disgruntled", "!grumpy", "!moan",
+     "cheerful", "chuffed", "thrilled", "appreciative", "loyal"),
     ("fix", "resolve", "solve", "sort", "sorted", "resolution", "solution", "deal with", "dealt with",
+     "sort out", "put right", "clear up", "settle", "get to the bottom of", "answered properly",
      "!unresolved", "!unsolved", "!unfixed", "!outstanding"),
-    ("rush", "hurry", "hurried", "rushed", "hasten", "pressure"),
-    ("quick", "fast", "speed", "rapid", "swift", "quickly", "prompt", "short", "efficient", "efficiency"),
-    ("slow", "long", "lengthy", "delay"),
+    ("rush", "hurry", "hurried", "rushed", "hasten", "pressure", "race through", "cut short",
+     "get off the phone", "off the phone", "push through", "speed through", "panic"),
+    ("quick", "fast", "speed", "rapid", "swift", "quickly", "prompt", "short", "efficient", "efficiency",
+     "speedy", "speedily", "rapidly", "swiftly", "brisk", "snappy", "fastest", "quickest", "shortest"),
+    ("slow", "long", "lengthy", "delay", "drawn out", "dragged out", "longer", "slower"),
     ("lower", "reduce", "decrease", "drop", "fall", "cut", "less", "fewer", "down", "decline",
      "worsen", "worse", "hurt", "damage", "harm", "shrink", "minimise", "low"),
     ("increase", "raise", "rise", "higher", "more", "boost", "up", "grow", "high", "maximise"),
-    ("improve", "better", "enhance", "boost"),
+    ("improve", "better", "enhance", "boost", "raise the standard", "lift"),
     ("customer", "client", "caller", "consumer", "member of the public", "service user"),
     ("agent", "advisor", "adviser", "staff", "employee", "colleague", "operator", "representative",
      "rep", "worker", "people"),
     ("manager", "supervisor", "boss", "team leader", "line manager", "senior", "superior"),
     ("issue", "problem", "query", "inquiry", "matter", "fault", "concern"),
-    ("again", "repeat", "repeated", "return", "twice", "second time", "back"),
-    ("record", "log", "document", "note", "write", "notes", "capture", "detail", "details"),
+    ("again", "repeat", "repeated", "return", "twice", "second time", "back", "ring back",
+     "call back", "callback", "phone back", "come back", "get back in touch", "chase", "follow up",
+     "another call", "another contact", "same customer", "same person"),
+    ("record", "log", "document", "note", "write", "notes", "capture", "detail", "details",
+     "write down", "jot", "case history", "history", "audit trail", "paper trail", "add to"),
     ("inform", "update", "tell", "notify", "advise", "let know", "keep posted", "explain",
-     "communicate", "contact"),
+     "communicate", "contact", "keep in the loop", "in the loop", "keep up to date", "expectation",
+     "expectations", "reassure", "what happens next", "next steps"),
     ("follow", "adhere", "comply", "stick", "obey", "observe"),
     ("procedure", "process", "policy", "protocol", "rules", "guidelines", "steps"),
-    ("pause", "stop", "halt", "suspend", "switch off", "turn off", "interrupt"),
-    ("resume", "restart", "continue", "switch on", "turn on", "start again", "unpause", "reactivate"),
+    ("pause", "stop", "halt", "suspend", "switch off", "turn off", "interrupt", "cut off",
+     "freeze", "put on hold", "block"),
+    ("resume", "restart", "continue", "switch on", "turn on", "start again", "unpause", "reactivate",
+     "switch back on", "turn back on", "start back up", "back on", "pick up again", "carry on"),
     ("mask", "hide", "conceal", "redact", "blank", "obscure", "mute"),
-    ("everyone", "everybody", "all", "whole", "every", "entire", "each"),
+    ("everyone", "everybody", "all", "whole", "every", "entire", "each", "anyone", "no matter"),
     ("everyone", "everybody", "all staff", "all team members", "whole team", "all agents",
      "every agent", "all employees", "all colleagues", "every member", "the whole workforce"),
     ("seen as", "viewed as", "regarded as", "perceived as", "feel like", "feels like", "felt like",
@@ -269,21 +286,28 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("build on", "reinforce", "strengthen", "consolidate", "capitalize on", "make the most of"),
     ("strength", "strong", "good at", "talent"),
     ("develop", "development", "grow", "growth", "progress", "progression", "advance",
-     "learn", "improve"),
-    ("skill", "ability", "competence", "capability"),
+     "learn", "improve", "get better", "stretch", "upskill", "career", "move up", "promotion"),
+    ("skill", "ability", "competence", "capability", "new things", "know how", "expertise"),
     ("punish", "punishment", "penalty", "discipline", "disciplinary", "sanction", "telling off",
+     "told off", "in trouble", "penalize", "reprimand", "dressing down", "naming and shaming",
      "trouble", "blame", "stigma", "stigmatize"),
     ("motivate", "motivation", "motivated", "drive", "inspire", "encourage", "engage",
-     "engagement", "morale", "!demotivate", "!demotivating", "!demotivated"),
+     "engagement", "morale", "!demotivate", "!demotivating", "!demotivated", "spur", "energize",
+     "enthuse", "work harder", "go the extra mile", "keen", "eager", "!disengage", "!disengaged"),
     ("pay", "wage", "wages", "salary", "earnings", "money", "bonus", "remuneration"),
-    ("fee", "charge", "cost", "price", "pay", "payment", "expense", "!free"),
-    ("save", "saving", "cheaper", "cost-effective"),
+    ("fee", "charge", "cost", "price", "pay", "payment", "expense", "!free", "money", "spend",
+     "expensive", "costly", "cost to serve"),
+    ("save", "saving", "cheaper", "cost-effective", "save money", "cost less", "cut costs",
+     "lower costs", "reduce costs", "less expensive", "cost saving"),
     ("answer", "pick up", "respond", "reply", "take", "response", "handle"),
-    ("hang up", "give up", "abandon", "put the phone down", "drop off"),
+    ("hang up", "give up", "abandon", "put the phone down", "drop off", "ring off", "quit",
+     "leave the queue", "put down the phone", "hung up", "gave up", "drop out", "walk away"),
     ("wait", "queue", "hold", "waiting"),
     ("percent", "percentage", "proportion", "share", "rate", "ratio", "fraction"),
     ("quality", "standard", "properly", "proper", "thorough", "thoroughly", "well done", "good job"),
-    ("balance", "trade off", "compromise", "equilibrium", "alongside", "as well as", "both"),
+    ("balance", "trade off", "compromise", "equilibrium", "alongside", "as well as", "both",
+     "at the same time", "just as important", "equally", "middle ground", "happy medium",
+     "right level", "not at the expense of", "weigh up", "in step with", "hand in hand"),
     ("achieve", "reach", "hit", "meet", "attain", "accomplish", "realistic", "possible",
      "feasible", "doable", "achievable", "attainable"),
     ("measure", "track", "monitor", "quantify", "number", "metric", "count", "figure"),
@@ -297,25 +321,31 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("commit", "agree", "promise", "pledge", "decide", "commitment"),
     ("action", "step", "task", "plan"),
     ("coach", "mentor", "train", "training"),
-    ("high", "top", "best", "strong", "star", "good", "great", "excellent"),
-    ("poor", "weak", "struggling", "bad", "low", "underperforming", "underperformer"),
+    ("high", "top", "best", "strong", "star", "good", "great", "excellent", "high performing",
+     "high performer", "top performer", "outstanding", "talented", "experienced"),
+    ("poor", "weak", "struggling", "bad", "low", "underperforming", "underperformer",
+     "behind", "failing", "messed up", "mistake", "missing targets", "below target", "rubbish"),
     ("help", "support", "assist", "aid"),
     ("data", "information", "detail", "details", "record", "records"),
     ("request", "ask", "demand", "application"),
     ("prevent", "stop", "avoid", "remove", "eliminate", "reduce"),
     ("cause", "lead", "result", "create", "produce", "generate", "bring", "trigger", "mean"),
-    ("praise", "recognition", "recognize", "credit", "thank", "reward", "acknowledge", "appreciation"),
+    ("praise", "recognition", "recognize", "credit", "thank", "reward", "acknowledge", "appreciation",
+     "pat on the back", "well done", "shout out", "commend", "compliment", "celebrate", "appreciate"),
     ("responsibility", "responsible", "trust", "trusted", "ownership", "accountability"),
-    ("condition", "environment", "conditions", "surroundings", "workplace"),
-    ("equipment", "kit", "tools", "headset", "hardware", "computer"),
+    ("condition", "environment", "conditions", "surroundings", "workplace", "office", "desk",
+     "air con", "heating", "noise", "noisy", "canteen", "facilities"),
+    ("equipment", "kit", "tools", "headset", "hardware", "computer", "pc", "laptop", "chair",
+     "desk"),
     ("require", "required", "requirement", "mandatory", "compulsory", "must", "obligation"),
     ("allow", "permit", "let", "entitled", "right"),
     ("store", "keep", "retain", "hold", "save"),
     ("card", "credit card", "debit card", "payment card"),
     ("first", "initial", "straight away", "immediately", "1"),
-    ("before", "prior", "ahead", "first"),
+    ("before", "prior", "ahead", "beforehand", "in advance", "first"),
     ("time", "period", "duration", "length"),
-    ("volume", "workload", "demand", "amount"),
+    ("volume", "workload", "demand", "amount", "busy", "quieter", "traffic", "footfall",
+     "number of calls", "call numbers"),
     ("check", "verify", "confirm", "validate"),
     ("complain", "complaint", "grievance"),
     ("legal", "law", "legislation", "regulation", "statutory", "act"),
@@ -328,6 +358,29 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("authority", "power", "remit", "allowed", "permission", "limit"),
     ("personal", "private", "own"),
     ("free", "free of charge", "no charge", "no cost", "complimentary"),
+    # groups below mostly exist as the opposite of a group above (see _OPPOSITE_PAIRS)
+    ("continue", "carry on", "keep going", "keep on", "leave on", "leave running", "keep running",
+     "as normal", "throughout", "the whole call", "the entire call", "all the way through"),
+    ("after", "afterwards", "afterward", "later", "once done", "once finished", "when done",
+     "when finished", "back on"),
+    ("reveal", "show", "expose", "disclose", "display", "share"),
+    ("delete", "destroy", "erase", "discard", "wipe", "bin", "dispose"),
+    ("public", "publicly", "in public", "in front of", "openly", "on the floor"),
+    ("forbid", "ban", "prohibit", "outlaw", "disallow"),
+    ("worsen", "worse", "deteriorate", "suffer", "decline", "damage", "hurt", "harm", "undermine"),
+    ("make money", "earn", "profit", "revenue", "income"),
+    ("ignore", "neglect", "overlook", "disregard", "skip"),
+)
+
+# Pairs of groups (by their first word) whose words say opposite things: "keep recording"
+# against "pause the recording", "higher" against "lower". Used to spot a sentence that
+# states the contrary of a marking point.
+_OPPOSITE_PAIRS: tuple[tuple[str, str], ...] = (
+    ("pause", "continue"), ("pause", "resume"), ("lower", "increase"), ("improve", "worsen"),
+    ("quick", "slow"), ("mask", "reveal"), ("store", "delete"), ("before", "after"),
+    ("personal", "public"), ("allow", "forbid"), ("high", "poor"), ("praise", "punish"),
+    ("free", "fee"), ("save", "fee"), ("save", "make money"), ("follow", "ignore"),
+    ("record", "ignore"), ("inform", "ignore"), ("escalate", "ignore"),
 )
 
 
@@ -344,6 +397,28 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[tuple[int, bool], ...]]:
 
 
 LEXICON: dict[tuple[str, ...], tuple[tuple[int, bool], ...]] = _build_lexicon()
+
+
+def _build_opposites() -> dict[int, frozenset[int]]:
+    firsts: dict[str, list[int]] = {}
+    for gid, group in enumerate(_GROUPS):
+        firsts.setdefault(group[0], []).append(gid)
+    out: dict[int, set[int]] = {}
+    for a, b in _OPPOSITE_PAIRS:
+        for ga in firsts[a]:
+            for gb in firsts[b]:
+                out.setdefault(ga, set()).add(gb)
+                out.setdefault(gb, set()).add(ga)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+# lexicon group id -> ids of the groups that say the opposite
+OPPOSITES: dict[int, frozenset[int]] = _build_opposites()
+# "keep doing X" / "kept recording": a verb of continuing (the group of "continue")
+_CONTINUE = next(g for g, grp in enumerate(_GROUPS) if grp[0] == "continue")
+_KEEP = frozenset({"keep", "kept"})
+# "do it first" is "do it before"; "first time", "first contact" is an ordinal, not "before"
+_BEFORE = next(g for g, grp in enumerate(_GROUPS) if grp[0] == "before")
 # multi-word lexicon phrases by their first stem, longest first
 _LEX_PHRASES: dict[str, tuple[tuple[str, ...], ...]] = {}
 for _k in sorted((k for k in LEXICON if len(k) > 1), key=len, reverse=True):
@@ -527,6 +602,17 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
                     t.concepts = rc or ()
                     t.neg = True
         i += 1
+    # "keep recording", "kept talking": continuing, the opposite of stopping
+    for n, t in enumerate(tokens[:-1]):
+        if t.stem in _KEEP:
+            nxt = tokens[n + 1]
+            if not nxt.skip and nxt.surface.endswith("ing") and len(nxt.surface) > 5:
+                t.concepts = t.concepts + ((_CONTINUE, False),)
+    for n, t in enumerate(tokens[:-1]):
+        if t.stem == "first" and t.concepts:
+            nxt = tokens[n + 1]
+            if not nxt.skip and (nxt.quantity or nxt.surface not in STOPWORDS):
+                t.concepts = tuple(c for c in t.concepts if c[0] != _BEFORE)
     # negation scope: a cue negates the words after it up to a break or 4 content words
     scope = 0
     for t in tokens:
