@@ -274,3 +274,109 @@ def test_bundled_prompt_echo_earns_nothing() -> None:
     grader, questions = _bundled_or_skip()
     echoed = {q.id: grader.grade(q, q.prompt).hits for q in questions if grader.grade(q, q.prompt).hits}
     assert not echoed, f"prompts that earn marks when pasted back: {echoed}"
+
+
+# --------------------------------------------------------------------------- misconceptions
+
+WARM = _q(
+    "warm-transfer",
+    "What happens in a warm transfer?",
+    [("brief", "The agent briefs the colleague before the call is put through.", ["briefs the colleague"])],
+)
+
+KINDS = _q(
+    "question-kinds",
+    "Describe the two kinds of question you can ask on a call, with an example of each.",
+    [
+        ("open", "Open questions invite a full answer in the customer's own words.", ["invite a full answer"]),
+        ("closed", "Closed questions confirm a single fact with a yes or no.", ["yes or no"]),
+        ("open-example", "A valid example of an open question, e.g. what happened, how can I help.", []),
+        ("closed-example", "A valid example of a closed question, e.g. is that correct, shall I go ahead.", []),
+    ],
+    pass_mark=3,
+)
+
+CARD = _q(
+    "card-on-recorded-line",
+    "A caller starts reading out their card number on a recorded line. What do you do?",
+    [
+        ("stop", "The recording must be paused while the number is read out.", ["pause the recording"]),
+        ("pci", "This is required by PCI DSS.", ["PCI DSS"]),
+    ],
+    pass_mark=1,
+)
+
+REGULATOR = _q(
+    "credit-regulator",
+    "Who oversees how consumer credit firms treat their customers?",
+    [("fca", "They are regulated by the Financial Conduct Authority (FCA).", ["FCA"])],
+)
+
+MISCONCEPTIONS = [
+    # role swap: the point's claim said of someone else
+    (WARM, "the customer briefs the colleague before being put through", set()),
+    (WARM, "the agent briefs the colleague, then puts the call through", {"brief"}),
+    # category swap: one kind's claim or example filed under the other kind
+    (KINDS, "Closed questions invite a full answer in the customer's own words", set()),
+    (KINDS, "Open questions invite a full answer; closed questions confirm one fact, yes or no", {"open", "closed"}),
+    (KINDS, "open questions such as 'is that correct'", set()),
+    (KINDS, "closed questions such as 'is that correct'", {"closed-example"}),
+    # the opposite predicate, with the right name attached to it
+    (CARD, "Just keep recording, PCI DSS is fine with that", set()),
+    (CARD, "Don't pause anything, PCI DSS lets you store it", set()),
+    (CARD, "Pause the recording until the number is done, PCI DSS", {"stop", "pci"}),
+    # the point names a term: another term in its place earns nothing
+    (REGULATOR, "They are regulated by Ofcom", set()),
+    (REGULATOR, "They are regulated by the FCA", {"fca"}),
+]
+
+
+@pytest.mark.parametrize("question,answer,expected", MISCONCEPTIONS, ids=[a for _, a, _ in MISCONCEPTIONS])
+def test_misconceptions(grader: Grader, question: Question, answer: str, expected: set[str]) -> None:
+    assert set(grader.grade(question, answer).hits) == expected
+
+
+# --------------------------------------------------------------------------- paraphrase lexicon
+
+CALLBACKS = _q(
+    "callback-promise",
+    "Someone was promised a callback that never came. What went wrong and what is the effect?",
+    [
+        ("again", "They have to call the centre again, adding to the workload.", ["call again"]),
+        ("unhappy", "The customer becomes dissatisfied.", ["unhappy customer"]),
+        ("fix", "Their issue is left unresolved.", ["not resolved"]),
+    ],
+    pass_mark=2,
+)
+
+PARAPHRASES = [
+    (CALLBACKS, "so they end up having to ring back, which is more work for us", {"again"}),
+    (CALLBACKS, "the customer is fed up", {"unhappy"}),
+    (CALLBACKS, "the customer gets happier", set()),
+    (CALLBACKS, "the problem never gets sorted out", {"fix"}),
+]
+
+
+@pytest.mark.parametrize("question,answer,expected", PARAPHRASES, ids=[a for _, a, _ in PARAPHRASES])
+def test_paraphrase_lexicon(grader: Grader, question: Question, answer: str, expected: set[str]) -> None:
+    assert set(grader.grade(question, answer).hits) == expected
+
+
+def test_text_helpers_for_new_mechanisms() -> None:
+    from bot.tutor.text import OPPOSITES, tokenize
+    assert stem("happier") == stem("happy") and stem("easiest") == stem("easy")
+    keep = tokenize("keep recording the call")[0]
+    stop = tokenize("stop")[0]
+    assert any(g in OPPOSITES.get(s, ()) for g, _ in keep.concepts for s, _ in stop.concepts)
+    assert not tokenize("keep the notes")[0].concepts or all(
+        g not in OPPOSITES.get(s, ()) for g, _ in tokenize("keep the notes")[0].concepts for s, _ in stop.concepts)
+    # "first" is "before" only when it is an adverb, not in "first time"
+    assert tokenize("first time")[0].concepts != tokenize("do it first")[2].concepts
+
+
+def test_run_on_answers_are_read_in_windows(grader: Grader) -> None:
+    filler = "and then we had a chat about the weather and the football " * 40
+    m = grader.grade(BREACH, filler + "you report it to the ICO within 72 hours " + filler)
+    assert set(m.hits) == {"ico", "72h"}
+    assert grader.grade(BREACH, "k " * 2000).hits == ()
+    assert grader.grade(BREACH, "🙂" * 3000).hits == ()

@@ -54,6 +54,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.render import feedback_text, message_text, question_text, split_text
 from bot.config import Settings
+from bot.tutor.cohorts import AddTutor, BroadcastStarted, DashboardData
 from bot.tutor.engine import (
     COMMANDS,
     Action,
@@ -166,6 +167,9 @@ def on_shutdown(app: Application, hook: Hook) -> None:  # type: ignore[type-arg]
 
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    engine = app.bot_data["engine"]
+    if engine.link_base is None and app.bot.username:  # cohort deep links need the bot's username
+        engine.link_base = f"https://t.me/{app.bot.username}?start="
     try:
         await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in COMMANDS])
     except TelegramError as exc:
@@ -259,6 +263,8 @@ async def _on_command(update: Update, context: Context) -> None:
         return
     who = _who(update)
     action = parse_command(message.text) or Answer(message.text)
+    if isinstance(action, AddTutor) and not action.target and message.reply_to_message is not None:
+        action = AddTutor(_forwarded_sender(message.reply_to_message))
     await _send_replies(context, message.chat_id, who, await _handle(context, who, action))
 
 
@@ -267,7 +273,8 @@ async def _on_text(update: Update, context: Context) -> None:
     if message is None or message.text is None or update.effective_user is None:
         return
     who = _who(update)
-    await _send_replies(context, message.chat_id, who, await _handle(context, who, Answer(message.text)))
+    action = Answer(message.text, ref=(message.chat_id, message.message_id))
+    await _send_replies(context, message.chat_id, who, await _handle(context, who, action))
 
 
 async def _on_not_text(update: Update, context: Context) -> None:
@@ -275,7 +282,15 @@ async def _on_not_text(update: Update, context: Context) -> None:
     if message is None or update.effective_user is None:
         return
     who = _who(update)
-    await _send_replies(context, message.chat_id, who, await _handle(context, who, NotText(_kind(message))))
+    action = NotText(_kind(message), ref=(message.chat_id, message.message_id))
+    await _send_replies(context, message.chat_id, who, await _handle(context, who, action))
+
+
+def _forwarded_sender(message: Any) -> str:
+    """The user id behind a forwarded message ("" if they hide it in their privacy settings)."""
+    origin = getattr(message, "forward_origin", None)
+    user = getattr(origin, "sender_user", None)
+    return str(user.id) if user is not None else ""
 
 
 def _kind(message: Any) -> str:
@@ -413,6 +428,22 @@ async def _send_replies(context: Context, chat_id: int, who: Who | None, replies
             document = InputFile(reply.data, filename=reply.filename)
             sent = await send_with_retry(lambda: bot.send_document(
                 chat_id, document=document, caption=_esc(reply.caption), parse_mode=ParseMode.HTML), store, chat_id)
+        elif isinstance(reply, BroadcastStarted):
+            sent = await _send_text(context, chat_id, _esc(reply.text), None)
+            if sent is not None:  # the progress message the outbox extension keeps editing
+                await asyncio.to_thread(store.set_progress_message, reply.broadcast_id, chat_id, sent.message_id)
+            sender = context.bot_data.get("sender")
+            if sender is not None:
+                sender.wake()
+        elif isinstance(reply, DashboardData):
+            from bot.charts import bars_png
+
+            png = await asyncio.to_thread(bars_png, f"{reply.cohort}: accuracy by topic (%)", reply.accuracy)
+            sent = await send_with_retry(lambda: bot.send_photo(
+                chat_id, photo=png, caption=_esc(f"{reply.cohort}: accuracy by topic")), store, chat_id)
+        else:
+            log.error("no rendering for reply %r", type(reply).__name__)
+            continue
         if sent is None:
             return
 
@@ -520,8 +551,11 @@ def run_bot(settings: Settings) -> int:
     try:
         engine = Engine(bank, store, clock=lambda: datetime.now(timezone.utc),
                         default_timezone=settings.default_timezone, new_per_day=settings.new_per_day,
-                        desired_retention=settings.desired_retention)
-        app = build_application(settings, engine, store)
+                        desired_retention=settings.desired_retention,
+                        admins={(CHANNEL, str(i)) for i in settings.tutor_admin_ids})
+        from bot.channels.telegram_outbox import install_outbox
+
+        app = build_application(settings, engine, store, extensions=[install_outbox])
         if settings.webhook_url:
             log.info("starting: webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
             app.run_webhook(**webhook_options(settings))

@@ -209,6 +209,7 @@ broadcasts = Table(
     Column("progress_message_id", BigInteger, nullable=True),
     Column("created_at", TS, nullable=False),
     Column("finished_at", TS, nullable=True),
+    Index("ix_broadcasts_tutor_status", "tutor_id", "status"),
 )
 
 outbox = Table(

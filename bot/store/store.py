@@ -9,6 +9,7 @@ anyway, and one code path serves the bot, the shell and the benchmarks).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -76,11 +77,29 @@ def _make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
             # Claims take the write lock up front so two processes never read the same rows.
-            immediate = conn.get_execution_options().get("claim", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            options = conn.get_execution_options()
+            if options.get("read"):
+                return  # autocommit reads: no transaction to open or roll back
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("claim") else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+# Statements on the answer path, built once (building a statement costs more than running it).
+_ARRIVE = (select(s.learners, s.reminders.c.ignored.label("rem_ignored"))
+           .outerjoin(s.reminders, s.reminders.c.learner_id == s.learners.c.id)
+           .where(s.learners.c.channel == bindparam("channel"), s.learners.c.external_id == bindparam("ext")))
+_GET_PENDING = select(s.pending).where(s.pending.c.learner_id == bindparam("lid"))
+_GET_CARD = select(s.cards).where(s.cards.c.learner_id == bindparam("lid"), s.cards.c.question_id == bindparam("qid"))
+_OPEN_DRAFT = (select(s.broadcasts).where(s.broadcasts.c.tutor_id == bindparam("lid"), s.broadcasts.c.status == "draft")
+               .order_by(s.broadcasts.c.id.desc()))
+_INSERT_REVIEW = insert(s.reviews).returning(s.reviews.c.id)
+_UPDATE_CARD = (update(s.cards).where(s.cards.c.learner_id == bindparam("lid"), s.cards.c.question_id == bindparam("qid"))
+                .values(reviews=s.cards.c.reviews + 1, card=bindparam("card"), due=bindparam("due"),
+                        topic=bindparam("topic")))
+_INSERT_CARD = insert(s.cards)
+_DELETE_PENDING = delete(s.pending).where(s.pending.c.learner_id == bindparam("lid"))
 
 
 def _learner(row: Any) -> Learner:
@@ -137,6 +156,12 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for reads: on SQLite no explicit BEGIN (each SELECT sees committed data)."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(read=True)
+
+    @contextmanager
     def tx(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
             yield conn
@@ -176,21 +201,61 @@ class Store:
         assert found is not None
         return found
 
+    def arrive(self, channel: str, external_id: str, *, now: datetime, timezone: str, new_per_day: int,
+               display_name: str = "", chat_id: int | None = None,
+               quiet: timedelta = timedelta(minutes=1)) -> tuple[Learner, Reminder | None]:
+        """A learner acts: get or create them and record the activity, cheaply.
+
+        One read in the common case: `last_active_at` is written at most once a `quiet` period,
+        and the reminder back-off is reset only when there was one. Returns the learner and, if
+        their reminder had backed off, the reminder as it was (so the caller can bring it forward).
+        """
+        with self._read() as c:
+            row = c.execute(_ARRIVE, {"channel": channel, "ext": external_id}).first()
+        if row is None:
+            learner = self.learner(channel, external_id, now=now, timezone=timezone, new_per_day=new_per_day,
+                                   display_name=display_name, chat_id=chat_id)
+            return self._set_last_active(learner, now), None
+        learner = _learner(row)
+        changes: dict[str, Any] = {}
+        if display_name and display_name[:128] != learner.display_name:
+            changes["display_name"] = display_name[:128]
+        if chat_id is not None and chat_id != learner.chat_id:
+            changes["chat_id"] = chat_id
+        if not learner.active or learner.last_active_at is None or now - learner.last_active_at >= quiet:
+            changes.update(last_active_at=now, active=True)
+        backed_off: Reminder | None = None
+        if changes or row.rem_ignored:
+            with self.tx() as c:
+                if changes:
+                    c.execute(update(s.learners).where(s.learners.c.id == learner.id).values(**changes))
+                if row.rem_ignored:
+                    rem = c.execute(select(s.reminders).where(s.reminders.c.learner_id == learner.id)).first()
+                    backed_off = _reminder(rem) if rem else None
+                    c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner.id).values(ignored=0))
+            learner = replace(learner, **changes)
+        return learner, backed_off
+
+    def _set_last_active(self, learner: Learner, now: datetime) -> Learner:
+        with self.tx() as c:
+            c.execute(update(s.learners).where(s.learners.c.id == learner.id).values(last_active_at=now))
+        return replace(learner, last_active_at=now)
+
     def find_learner(self, channel: str, external_id: str) -> Learner | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(s.learners).where(
                 s.learners.c.channel == channel, s.learners.c.external_id == external_id)).first()
         return _learner(row) if row else None
 
     def get_learner(self, learner_id: int) -> Learner:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(s.learners).where(s.learners.c.id == learner_id)).first()
         if row is None:
             raise NotFound(f"learner {learner_id}")
         return _learner(row)
 
     def learners_by_ids(self, ids: Sequence[int]) -> list[Learner]:
-        with self.engine.connect() as c:
+        with self._read() as c:
             rows = c.execute(select(s.learners).where(s.learners.c.id.in_(list(ids)))).all()
         return [_learner(r) for r in rows]
 
@@ -217,7 +282,7 @@ class Store:
                 s.learners.c.channel == channel, s.learners.c.chat_id == chat_id).values(active=active)).rowcount
 
     def settings(self, learner_id: int) -> LearnerSettings:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(s.learner_settings).where(s.learner_settings.c.learner_id == learner_id)).first()
         if row is None:
             raise NotFound(f"settings of learner {learner_id}")
@@ -233,14 +298,13 @@ class Store:
     # ------------------------------------------------------------------ cards
 
     def cards(self, learner_id: int) -> list[CardRow]:
-        with self.engine.connect() as c:
+        with self._read() as c:
             rows = c.execute(select(s.cards).where(s.cards.c.learner_id == learner_id)).all()
         return [_card(r) for r in rows]
 
     def card(self, learner_id: int, question_id: str) -> CardRow | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(s.cards).where(
-                s.cards.c.learner_id == learner_id, s.cards.c.question_id == question_id)).first()
+        with self._read() as c:
+            row = c.execute(_GET_CARD, {"lid": learner_id, "qid": question_id}).first()
         return _card(row) if row else None
 
     def next_due(self, learner_id: int, now: datetime, question_ids: Sequence[str] | None,
@@ -251,7 +315,7 @@ class Store:
             q = q.where(s.cards.c.question_id.in_(list(question_ids)))
         if exclude is not None:
             q = q.where(s.cards.c.question_id != exclude)
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(q.order_by(s.cards.c.due, s.cards.c.question_id).limit(1)).first()
         return _card(row) if row else None
 
@@ -259,26 +323,26 @@ class Store:
         q = select(func.count()).select_from(s.cards).where(s.cards.c.learner_id == learner_id, s.cards.c.due <= until)
         if question_ids is not None:
             q = q.where(s.cards.c.question_id.in_(list(question_ids)))
-        with self.engine.connect() as c:
+        with self._read() as c:
             return int(c.execute(q).scalar_one())
 
     def next_due_time(self, learner_id: int, question_ids: Sequence[str] | None) -> datetime | None:
         q = select(func.min(s.cards.c.due)).where(s.cards.c.learner_id == learner_id)
         if question_ids is not None:
             q = q.where(s.cards.c.question_id.in_(list(question_ids)))
-        with self.engine.connect() as c:
+        with self._read() as c:
             value = c.execute(q).scalar_one()
         return value  # type: ignore[no-any-return]
 
     def introduced_count(self, learner_id: int, start: datetime, end: datetime) -> int:
-        with self.engine.connect() as c:
+        with self._read() as c:
             return int(c.execute(select(func.count()).select_from(s.cards).where(
                 s.cards.c.learner_id == learner_id, s.cards.c.introduced_at >= start,
                 s.cards.c.introduced_at < end)).scalar_one())
 
     def seen_questions(self, learner_id: int) -> dict[str, str]:
         """question id -> topic for every card the learner has."""
-        with self.engine.connect() as c:
+        with self._read() as c:
             return dict(c.execute(select(s.cards.c.question_id, s.cards.c.topic).where(
                 s.cards.c.learner_id == learner_id)).all())
 
@@ -287,27 +351,23 @@ class Store:
     def record_review(self, r: NewReview) -> int:
         """Append the review and write the new card state in one transaction; clear the pending question."""
         with self.tx() as c:
-            rid = c.execute(insert(s.reviews).values(
+            rid = c.execute(_INSERT_REVIEW, dict(
                 learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
                 reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
                 misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=r.card_before,
-                due_after=r.due_after, log=r.log).returning(s.reviews.c.id)).scalar_one()
+                due_after=r.due_after, log=r.log)).scalar_one()
             if r.card_after is not None and r.due_after is not None:
-                values = dict(card=r.card_after, due=r.due_after, topic=r.topic)
-                done = c.execute(update(s.cards).where(
-                    s.cards.c.learner_id == r.learner_id, s.cards.c.question_id == r.question_id
-                ).values(reviews=s.cards.c.reviews + 1, **values)).rowcount
+                done = c.execute(_UPDATE_CARD, dict(lid=r.learner_id, qid=r.question_id, card=r.card_after,
+                                                    due=r.due_after, topic=r.topic)).rowcount
                 if not done:
-                    c.execute(insert(s.cards).values(learner_id=r.learner_id, question_id=r.question_id,
-                                                     introduced_at=r.reviewed_at, reviews=1, **values))
-            c.execute(delete(s.pending).where(s.pending.c.learner_id == r.learner_id))
-            c.execute(update(s.learners).where(s.learners.c.id == r.learner_id).values(
-                last_active_at=r.reviewed_at, active=True))
-            c.execute(update(s.reminders).where(s.reminders.c.learner_id == r.learner_id).values(ignored=0))
+                    c.execute(_INSERT_CARD, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
+                                                 card=r.card_after, due=r.due_after, introduced_at=r.reviewed_at,
+                                                 reviews=1))
+            c.execute(_DELETE_PENDING, {"lid": r.learner_id})
         return int(rid)
 
     def get_review(self, review_id: int) -> ReviewRow:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(s.reviews).where(s.reviews.c.id == review_id)).first()
             if row is None:
                 raise NotFound(f"review {review_id}")
@@ -315,7 +375,7 @@ class Store:
         return _review(row, overridden is not None)
 
     def latest_review_id(self, learner_id: int, question_id: str) -> int | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             return c.execute(select(func.max(s.reviews.c.id)).where(
                 s.reviews.c.learner_id == learner_id, s.reviews.c.question_id == question_id,
                 s.reviews.c.extra.is_(False))).scalar_one()
@@ -325,7 +385,7 @@ class Store:
             s.overrides, s.overrides.c.review_id == s.reviews.c.id).where(s.reviews.c.learner_id == learner_id)
         if since is not None:
             q = q.where(s.reviews.c.reviewed_at >= since)
-        with self.engine.connect() as c:
+        with self._read() as c:
             rows = c.execute(q.order_by(s.reviews.c.id)).all()
         return [_review(r, r.override_id is not None) for r in rows]
 
@@ -347,12 +407,12 @@ class Store:
                                                mode=p.mode, asked_at=p.asked_at, poll_id=p.poll_id))
 
     def get_pending(self, learner_id: int) -> Pending | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(s.pending).where(s.pending.c.learner_id == learner_id)).first()
+        with self._read() as c:
+            row = c.execute(_GET_PENDING, {"lid": learner_id}).first()
         return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id) if row else None
 
     def pending_by_poll(self, poll_id: str) -> Pending | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(s.pending).where(s.pending.c.poll_id == poll_id)).first()
         return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id) if row else None
 
@@ -373,7 +433,7 @@ class Store:
     def export(self, learner_id: int) -> dict[str, Any]:
         """Every row about the learner, table by table, as JSON-ready values."""
         out: dict[str, Any] = {}
-        with self.engine.connect() as c:
+        with self._read() as c:
             out["learners"] = [dict(r._mapping) for r in c.execute(select(s.learners).where(s.learners.c.id == learner_id))]
             for t in self._learner_tables():
                 out[t.name] = [dict(r._mapping) for r in c.execute(select(t).where(t.c.learner_id == learner_id))]
@@ -405,7 +465,7 @@ class Store:
             return bool(c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner_id).values(enabled=False)).rowcount)
 
     def get_reminder(self, learner_id: int) -> Reminder | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(s.reminders).where(s.reminders.c.learner_id == learner_id)).first()
         return _reminder(row) if row else None
 
@@ -494,18 +554,18 @@ class Store:
         q = select(s.outbox.c.status, func.count()).group_by(s.outbox.c.status)
         if broadcast_id is not None:
             q = q.where(s.outbox.c.broadcast_id == broadcast_id)
-        with self.engine.connect() as c:
+        with self._read() as c:
             return {status: int(n) for status, n in c.execute(q).all()}
 
     def outbox_pending(self) -> int:
-        with self.engine.connect() as c:
+        with self._read() as c:
             return int(c.execute(select(func.count()).select_from(s.outbox).where(
                 s.outbox.c.status.in_(["waiting", "sending"]))).scalar_one())
 
     # ------------------------------------------------------------------ roles and cohorts
 
     def role(self, learner_id: int) -> str | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             return c.execute(select(s.roles.c.role).where(s.roles.c.learner_id == learner_id)).scalar_one_or_none()
 
     def set_role(self, learner_id: int, role: str | None, granted_by: int | None, now: datetime) -> None:
@@ -526,12 +586,12 @@ class Store:
         return select(s.cohorts, members.label("members"))
 
     def cohort(self, cohort_id: int) -> Cohort | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(self._cohort_query().where(s.cohorts.c.id == cohort_id)).first()
         return _cohort(row) if row else None
 
     def cohort_by_code(self, code: str) -> Cohort | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(self._cohort_query().where(s.cohorts.c.join_code == code,
                                                        s.cohorts.c.closed_at.is_(None))).first()
         return _cohort(row) if row else None
@@ -544,7 +604,7 @@ class Store:
             q = q.where(s.cohorts.c.id.in_(select(s.memberships.c.cohort_id).where(s.memberships.c.learner_id == member_id)))
         if open_only:
             q = q.where(s.cohorts.c.closed_at.is_(None))
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [_cohort(r) for r in c.execute(q.order_by(s.cohorts.c.id)).all()]
 
     def rotate_code(self, cohort_id: int, code: str) -> None:
@@ -570,7 +630,7 @@ class Store:
                                                               s.memberships.c.learner_id == learner_id)).rowcount)
 
     def members(self, cohort_id: int) -> list[Learner]:
-        with self.engine.connect() as c:
+        with self._read() as c:
             rows = c.execute(select(s.learners).join(s.memberships, s.memberships.c.learner_id == s.learners.c.id)
                              .where(s.memberships.c.cohort_id == cohort_id).order_by(s.learners.c.id)).all()
         return [_learner(r) for r in rows]
@@ -580,7 +640,7 @@ class Store:
             c.execute(insert(s.join_attempts).values(learner_id=learner_id, at=now))
 
     def join_failures_since(self, learner_id: int, since: datetime) -> int:
-        with self.engine.connect() as c:
+        with self._read() as c:
             return int(c.execute(select(func.count()).select_from(s.join_attempts).where(
                 s.join_attempts.c.learner_id == learner_id, s.join_attempts.c.at >= since)).scalar_one())
 
@@ -591,11 +651,11 @@ class Store:
                                                .where(s.memberships.c.cohort_id == cohort_id))))
         if since is not None:
             q = q.where(s.reviews.c.reviewed_at >= since)
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [_review(r, r.override_id is not None) for r in c.execute(q.order_by(s.reviews.c.id)).all()]
 
     def cohort_cards(self, cohort_id: int) -> list[CardRow]:
-        with self.engine.connect() as c:
+        with self._read() as c:
             rows = c.execute(select(s.cards).where(s.cards.c.learner_id.in_(
                 select(s.memberships.c.learner_id).where(s.memberships.c.cohort_id == cohort_id)))).all()
         return [_card(r) for r in rows]
@@ -607,7 +667,7 @@ class Store:
              .where(s.overrides.c.status == "pending", s.overrides.c.learner_id.in_(
                  select(s.memberships.c.learner_id).where(s.memberships.c.cohort_id == cohort_id)))
              .order_by(s.overrides.c.id))
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [(int(i), q_, a) for i, q_, a in c.execute(q).all()]
 
     # ------------------------------------------------------------------ broadcasts
@@ -620,15 +680,13 @@ class Store:
                                                              status="draft").returning(s.broadcasts.c.id)).scalar_one())
 
     def broadcast(self, broadcast_id: int) -> Broadcast | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(s.broadcasts).where(s.broadcasts.c.id == broadcast_id)).first()
         return _broadcast(row) if row else None
 
     def open_draft(self, tutor_id: int) -> Broadcast | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(s.broadcasts).where(s.broadcasts.c.tutor_id == tutor_id,
-                                                       s.broadcasts.c.status == "draft")
-                            .order_by(s.broadcasts.c.id.desc())).first()
+        with self._read() as c:
+            row = c.execute(_OPEN_DRAFT, {"lid": tutor_id}).first()
         return _broadcast(row) if row else None
 
     def set_broadcast_message(self, broadcast_id: int, from_chat_id: int, message_id: int, summary: str) -> None:
@@ -669,7 +727,7 @@ class Store:
                 progress_chat_id=chat_id, progress_message_id=message_id))
 
     def broadcasts_sending(self) -> list[Broadcast]:
-        with self.engine.connect() as c:
+        with self._read() as c:
             rows = c.execute(select(s.broadcasts).where(s.broadcasts.c.status == "sending")).all()
         return [_broadcast(r) for r in rows]
 
@@ -689,7 +747,7 @@ class Store:
              .join(s.learners, s.learners.c.id == s.outbox.c.learner_id)
              .where(s.outbox.c.broadcast_id == broadcast_id).order_by(s.outbox.c.id))
         out: dict[str, list[str]] = {}
-        with self.engine.connect() as c:
+        with self._read() as c:
             for status, name, ext in c.execute(q).all():
                 out.setdefault(status, []).append(name or ext)
         return out

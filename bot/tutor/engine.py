@@ -24,7 +24,7 @@ from bot.tutor.cohorts import (
     parse_tutor_command,
 )
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking
-from bot.tutor.models import Learner, NewReview, Pending
+from bot.tutor.models import Learner, NewReview, Pending, Reminder
 from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
 from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for, streaks
 
@@ -384,8 +384,11 @@ class Engine(CohortDesk):
 
     def handle(self, who: Who, action: Action) -> list[Reply]:
         """Apply one learner action and return what to show them."""
-        learner = self.learner(who)
-        self._activity(learner)
+        learner, backed_off = self.store.arrive(
+            who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
+            new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
+        if backed_off is not None:
+            self._restore_daily_reminder(learner, backed_off)
         if isinstance(action, Answer) and action.text.strip().startswith("/"):
             action = parse_command(action.text) or action
         method = getattr(self, f"_on_{type(action).__name__.lower()}", None)
@@ -394,11 +397,10 @@ class Engine(CohortDesk):
         result: list[Reply] = method(learner, action)
         return result
 
-    def _activity(self, learner: Learner) -> None:
-        """Any activity resets the reminder back-off and brings a backed-off reminder forward."""
+    def _restore_daily_reminder(self, learner: Learner, was: Reminder) -> None:
+        """Any activity ends the back-off: a reminder moved to every other day or weekly comes back daily."""
         now = self.now()
-        was = self.store.touch(learner.id, now)
-        if was is not None and was.enabled and interval_days(was.ignored) > 1:
+        if was.enabled and interval_days(was.ignored) > 1:
             at = parse_time(was.local_time)
             if at is not None:
                 self.store.set_reminder(learner.id, was.local_time, was.timezone, next_fire(at, was.timezone, now))
@@ -430,7 +432,7 @@ class Engine(CohortDesk):
 
     def _draft_content(self, learner: Learner, ref: tuple[int, int] | None, summary: str) -> list[Reply] | None:
         """A tutor with a broadcast waiting for its message: this message is it."""
-        if ref is None or not self.is_tutor(learner) or self.store.open_draft(learner.id) is None:
+        if ref is None or self.store.open_draft(learner.id) is None:
             return None
         return self._on_broadcastcontent(learner, BroadcastContent(ref[0], ref[1], summary))
 

@@ -16,8 +16,21 @@ is earned, for each sentence of the answer (`bot.tutor.text` does the English):
    names the point's term (its label, "Goal: ..."), or the list is mostly items that
    each fully match an accept phrase; otherwise it is a bag of keywords and earns nothing.
 
-The question's own words never earn anything: key words the prompt uses are dropped, and
-an accept phrase that the prompt itself matches is ignored.
+The question's own words never earn anything: key words the prompt uses are dropped (a key
+word whose synonym the prompt uses counts only as itself, and only when said), and an accept
+phrase that the prompt itself matches is ignored.
+
+Misconceptions that reuse a point's words earn nothing:
+
+5. **Role swaps.** A claim word is said of whoever is named nearest before it in its clause:
+   people ("callers who hang up" vs "agents hang up") or the terms that tell the points apart
+   ("hygiene factors cause dissatisfaction" vs "motivators stop dissatisfaction"). An example
+   filed under the other type ("pay is the biggest motivator") does not earn the example.
+6. **Named terms.** A point that names a term ("required by PCI DSS") needs the term named,
+   and the name alone does not earn it in a sentence that states the opposite of one of the
+   question's points (a negated claim word, or its antonym: "keep recording" vs "pause").
+
+Run-on sentences are read in overlapping windows; a repeated sentence is read once.
 """
 
 from __future__ import annotations
@@ -209,6 +222,32 @@ but whereas while although though however so because since unless if then otherw
 _NOT_CATEGORY = frozenset("valid example examples good correct right main key".split())
 
 
+# Run-on sentences are read in windows of this many words, this many apart.
+_WINDOW = 40
+_STEP = 30
+_ALNUM = re.compile(r"[^\W_]")
+
+
+_CHUNK = 400  # a sentence longer than this many characters is read in overlapping pieces
+
+
+def _pieces(answer: str) -> list[str]:
+    """The sentences of `answer`; one over `_CHUNK` characters is cut, at spaces, into pieces
+    of at most `_CHUNK` characters that overlap by a quarter (identical pieces are read once)."""
+    out: list[str] = []
+    for a, b in split_sentences(answer):
+        text = answer[a:b].strip()
+        while len(text) > _CHUNK:
+            cut = text.rfind(" ", 0, _CHUNK)
+            cut = cut if cut > _CHUNK // 2 else _CHUNK
+            out.append(text[:cut].strip())
+            nxt = text.find(" ", cut * 3 // 4)
+            text = text[(nxt if 0 < nxt < cut else cut):].strip()
+        if text:
+            out.append(text)
+    return out
+
+
 def _singular(surface: str) -> str:
     if len(surface) > 4 and surface.endswith("s") and not surface.endswith("ss"):
         return surface[:-1]
@@ -220,14 +259,13 @@ class _Sentence:
 
     __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where")
 
-    def __init__(self, text: str, words: list[Token], is_list: bool, is_bag: bool,
-                 roles: list[tuple[str, str] | None], clauses: list[int],
-                 where: dict[tuple[object, ...], list[int]]) -> None:
+    def __init__(self, text: str, words: list[Token], is_list: bool,
+                 roles: list[tuple[str, str] | None], clauses: list[int]) -> None:
         self.text = text
         self.words = words
         self.is_list = is_list
-        self.is_bag = is_bag
-        self.where = where
+        self.is_bag = False
+        self.where = _literal_map(words)
         self.index = _Index(words)
         self.roles = roles      # per word: ("people", "agent"), ("category", "hygiene") or None
         self.clauses = clauses  # per word: clause number within the sentence
@@ -371,10 +409,8 @@ class Grader:
             return False
         if any(k.parts and k not in got for k in cp.keys):
             return False  # the point names a term ("PCI DSS"): the answer must name it too
-        if cp.roles:
-            got = [k for k in got if not self._key_swapped(cp, s, k)]
-            if len(got) < (2 if total >= 3 else 1):
-                return False
+        if cp.roles and any(self._key_swapped(cp, s, k) for k in got):
+            return False  # a claim word said of someone or something else: a role swap
         if all(k.parts for k in got) and self._contradicted(c, s):
             return False  # "keep recording, PCI DSS says so": the name inside a wrong claim
         have = sum(cp.weights[k] for k in got)
@@ -420,18 +456,33 @@ class Grader:
 
     def _sentences(self, c: _Compiled, answer: str) -> list[_Sentence]:
         out: list[_Sentence] = []
-        seen: dict[str, _Sentence] = {}
-        for a, b in split_sentences(answer):
-            text = answer[a:b].strip()
+        seen: set[object] = set()
+        for text in _pieces(answer):
             if text in seen:
                 continue  # the same sentence again earns nothing new
+            seen.add(text)
             s = self._sentence(c, text)
-            if s is not None:
-                seen[text] = s
+            if s is None:
+                continue
+            if len(s.words) <= _WINDOW + _STEP:
                 out.append(s)
+                continue
+            # a run-on sentence: overlapping windows of words, so that the work per point
+            # stays small and words far apart are not read as one claim
+            for start in range(0, len(s.words) - _WINDOW + _STEP, _STEP):
+                end = start + _WINDOW
+                sig = tuple((t.stem, t.neg, t.gloss) for t in s.words[start:end])
+                if sig in seen:
+                    continue
+                seen.add(sig)
+                w = _Sentence(text, s.words[start:end], s.is_list, s.roles[start:end], s.clauses[start:end])
+                w.is_bag = s.is_list and self._is_bag(c, w.words, w.where)
+                out.append(w)
         return out
 
     def _sentence(self, c: _Compiled, text: str) -> _Sentence | None:
+        if not _ALNUM.search(text):
+            return None  # emoji, punctuation: nothing to read
         tokens = self._tokens(c, text)
         words: list[Token] = []
         roles: list[tuple[str, str] | None] = []
@@ -451,9 +502,9 @@ class Grader:
             return None
         is_list = len(words) >= 2 and not any(
             t.surface in STRUCTURE_WORDS and t.stem not in c.term_words for t in tokens)
-        where = _literal_map(words)
-        is_bag = is_list and self._is_bag(c, words, where)
-        return _Sentence(text, words, is_list, is_bag, roles, clauses, where)
+        s = _Sentence(text, words, is_list, roles, clauses)
+        s.is_bag = is_list and self._is_bag(c, words, s.where)
+        return s
 
     def _is_bag(self, c: _Compiled, words: list[Token], where: dict[tuple[object, ...], list[int]]) -> bool:
         """A list whose words mostly name no point: a bag of keywords, not an answer."""
@@ -759,6 +810,8 @@ def _literal_map(words: list[Token]) -> dict[tuple[object, ...], list[int]]:
             out.setdefault(("q", t.quantity, t.neg), []).append(i)
         else:
             out.setdefault(("s", t.stem, t.neg), []).append(i)
+        for g, n in t.concepts:
+            out.setdefault(("c", g, n != t.neg), []).append(i)
     return out
 
 
@@ -771,13 +824,17 @@ def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool, width: int
         return []
     spots: list[list[int]] = []
     for k in keys:
-        if literal and where is not None:
+        if where is not None and (literal or not k.parts):
             if k.parts:
                 pos = where.get(("g", k.gloss, k.neg), [])
             elif k.quantity:
                 pos = where.get(("q", k.quantity, k.neg), [])
             else:
                 pos = where.get(("s", k.stem, k.neg), [])
+                if not literal and k.concepts and not k.literal:
+                    extra = [p for c in k.concepts for p in where.get(("c",) + c, ())]
+                    if extra:
+                        pos = sorted(set(pos).union(extra))
         else:
             pos = [i for i, t in enumerate(words) if (k.same_word(t) if literal else k.matches(t))]
         if not pos:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 21:36:21.674389
+Create Date: 2026-11-24 21:47:57.617565
 """
 from __future__ import annotations
 
@@ -146,6 +146,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tutor_id'], ['learners.id'], name=op.f('fk_broadcasts_tutor_id_learners'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_broadcasts'))
     )
+    with op.batch_alter_table('broadcasts', schema=None) as batch_op:
+        batch_op.create_index('ix_broadcasts_tutor_status', ['tutor_id', 'status'], unique=False)
+
     op.create_table('memberships',
     sa.Column('cohort_id', sa.Integer(), nullable=False),
     sa.Column('learner_id', sa.Integer(), nullable=False),
@@ -199,6 +202,9 @@ def downgrade() -> None:
     op.drop_table('outbox')
     op.drop_table('overrides')
     op.drop_table('memberships')
+    with op.batch_alter_table('broadcasts', schema=None) as batch_op:
+        batch_op.drop_index('ix_broadcasts_tutor_status')
+
     op.drop_table('broadcasts')
     op.drop_table('roles')
     with op.batch_alter_table('reviews', schema=None) as batch_op:
