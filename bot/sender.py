@@ -2,9 +2,12 @@
 
 At most `rate` messages a second overall and one a second per chat; a 429 pauses the whole
 sender for `retry_after`; a 403 marks the learner inactive; other errors are retried with
-back-off a few times, then reported as failed. Rows are claimed with a lease, so a crash
-mid-send means the row is sent again after restart: at most one duplicate per crash, never
-a lost recipient. Interactive replies do not go through here.
+back-off a few times, then reported as failed. Rows are claimed with a lease, so after a crash
+they are taken again once the lease ends: rows claimed but not yet attempted are simply sent,
+and only a row whose send was under way (status `sending`) can be a duplicate. With
+`in_flight=1` (the default) that is at most one duplicate per crash and never a lost recipient;
+sends are then one at a time, which sustains `rate` while Telegram answers within 1/rate seconds.
+Interactive replies do not go through here.
 
 No Telegram import: the channel supplies `deliver(item) -> Outcome`.
 """
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Outcome", "PacedSender", "RateLimiter"]
 
 SENT, BLOCKED, FAILED, SKIPPED, RETRY = "sent", "blocked", "failed", "skipped", "retry"
+FLOOD_RETRIES = 5  # 429s in a row for one message before it goes back to the outbox
 
 
 @dataclass(frozen=True)
@@ -88,13 +92,13 @@ class PacedSender:
     """Drains the outbox: claim a batch, pace the sends, record each outcome."""
 
     def __init__(self, store: Any, deliver: Callable[[OutboxItem], Awaitable[Outcome]], *, rate: float = 25.0,
-                 per_chat: float = 1.0, batch: int = 200, lease: timedelta = timedelta(minutes=2),
-                 max_attempts: int = 5, in_flight: int = 50, on_finished: Callable[[OutboxItem, Outcome], Awaitable[None]] | None = None,
+                 per_chat: float = 1.0, batch: int | None = None, lease: timedelta = timedelta(seconds=30),
+                 max_attempts: int = 5, in_flight: int = 1, on_finished: Callable[[OutboxItem, Outcome], Awaitable[None]] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.store = store
         self.deliver = deliver
         self.limiter = RateLimiter(rate, per_chat)
-        self.batch = max(batch, int(rate * 4))
+        self.batch = batch or max(10, int(rate * 4))  # a few seconds of sending, well inside the lease
         self.lease = lease
         self.max_attempts = max_attempts
         self.on_finished = on_finished
@@ -132,20 +136,28 @@ class PacedSender:
         return len(items)
 
     async def _send(self, item: OutboxItem) -> None:
-        delay = self.limiter.reserve(item.chat_id)
-        if delay > 0:
+        async with self._sem:  # take a slot only when a sender is free, so a stall never turns into a burst
+            await asyncio.to_thread(self.store.mark_sending, item.id, self.clock())
+            for _ in range(FLOOD_RETRIES):
+                await self._wait_for_slot(item.chat_id)
+                try:
+                    outcome = await self.deliver(item)
+                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
+                    log.exception("sender: delivering outbox row %s failed", item.id)
+                    outcome = Outcome(RETRY, 0.0, f"{type(exc).__name__}: {exc}")
+                if not (outcome.status == RETRY and outcome.retry_after > 0):
+                    break
+                # 429: every send waits retry_after, then this one goes again first.
+                self.stats[RETRY] += 1
+                log.warning("sender: flood control, pausing %.1fs", outcome.retry_after)
+                self.limiter.pause(outcome.retry_after)
+            await self._record(item, outcome)
+
+    async def _wait_for_slot(self, chat_id: int) -> None:
+        delay = self.limiter.reserve(chat_id)
+        while delay > 0:
             await asyncio.sleep(delay)
-        while self.limiter.paused_for > 0:  # a 429 arrived while we waited: honour it
-            await asyncio.sleep(self.limiter.paused_for)
-            delay = self.limiter.reserve(item.chat_id)
-            await asyncio.sleep(delay)
-        async with self._sem:
-            try:
-                outcome = await self.deliver(item)
-            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
-                log.exception("sender: delivering outbox row %s failed", item.id)
-                outcome = Outcome(RETRY, 0.0, f"{type(exc).__name__}: {exc}")
-        await self._record(item, outcome)
+            delay = self.limiter.reserve(chat_id) if self.limiter.paused_for > 0 else 0.0
 
     async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
         now = self.clock()

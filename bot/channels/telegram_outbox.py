@@ -120,28 +120,24 @@ def install_outbox(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def update_broadcast_progress(app: Application) -> None:  # type: ignore[type-arg]
-    """Edit each running broadcast's progress message; post the final report when it ends."""
+    """Edit each running broadcast's progress message; when it ends, post the final report."""
+    from bot.channels.telegram import send_with_retry
+
     store, engine = app.bot_data["store"], app.bot_data["engine"]
+    last: dict[int, str] = app.bot_data.setdefault("progress_text", {})
     for b in await asyncio.to_thread(store.broadcasts_sending):
         text, finished = await asyncio.to_thread(engine.broadcast_progress, b.id)
-        if b.progress_chat_id is None or b.progress_message_id is None:
+        chat, message = b.progress_chat_id, b.progress_message_id
+        if chat is None or message is None:
             continue
-        last = app.bot_data.setdefault("progress_text", {})
-        if last.get(b.id) == text:
-            continue
-        last[b.id] = text
         try:
-            await app.bot.edit_message_text(html.escape(text), chat_id=b.progress_chat_id,
-                                            message_id=b.progress_message_id, parse_mode=ParseMode.HTML)
-        except BadRequest as exc:  # "message is not modified" and the like
-            log.debug("progress edit for broadcast %s: %s", b.id, exc)
-        except (RetryAfter, NetworkError) as exc:
-            log.info("progress edit for broadcast %s postponed: %s", b.id, exc)
-            last.pop(b.id, None)
-            continue
-        if finished:
-            last.pop(b.id, None)
-            try:
-                await app.bot.send_message(b.progress_chat_id, html.escape(text), parse_mode=ParseMode.HTML)
-            except (BadRequest, Forbidden, NetworkError) as exc:
-                log.warning("could not send the final report of broadcast %s: %s", b.id, exc)
+            if finished:  # a new message, so the tutor is notified
+                last.pop(b.id, None)
+                await send_with_retry(lambda: app.bot.send_message(chat, html.escape(text), parse_mode=ParseMode.HTML),
+                                      store, chat)
+            elif last.get(b.id) != text:
+                last[b.id] = text
+                await send_with_retry(lambda: app.bot.edit_message_text(
+                    html.escape(text), chat_id=chat, message_id=message, parse_mode=ParseMode.HTML), store, chat)
+        except (BadRequest, RetryAfter, NetworkError) as exc:  # e.g. "message is not modified"
+            log.info("progress message of broadcast %s: %s", b.id, exc)

@@ -100,6 +100,8 @@ _UPDATE_CARD = (update(s.cards).where(s.cards.c.learner_id == bindparam("lid"), 
                         topic=bindparam("topic")))
 _INSERT_CARD = insert(s.cards)
 _DELETE_PENDING = delete(s.pending).where(s.pending.c.learner_id == bindparam("lid"))
+_MARK_SENDING = (update(s.outbox).where(s.outbox.c.id == bindparam("oid"))
+                 .values(status="sending", updated_at=bindparam("now")))
 
 
 def _learner(row: Any) -> Learner:
@@ -524,7 +526,7 @@ class Store:
     def claim_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
         """Take up to `limit` sendable rows (waiting, or sending with an expired lease: a crash)."""
         cond = or_(and_(s.outbox.c.status == "waiting", s.outbox.c.not_before <= now),
-                   and_(s.outbox.c.status == "sending", s.outbox.c.claimed_until < now))
+                   and_(s.outbox.c.status.in_(["claimed", "sending"]), s.outbox.c.claimed_until < now))
         q = select(s.outbox).where(cond).order_by(s.outbox.c.id).limit(limit)
         if self.dialect == "postgresql":
             q = q.with_for_update(skip_locked=True)
@@ -532,9 +534,14 @@ class Store:
             rows = c.execute(q).all()
             if rows:
                 c.execute(update(s.outbox).where(s.outbox.c.id.in_([r.id for r in rows])).values(
-                    status="sending", claimed_until=now + lease, updated_at=now))
+                    status="claimed", claimed_until=now + lease, updated_at=now))
         return [OutboxItem(r.id, r.kind, r.learner_id, r.chat_id, r.payload or {}, r.attempts, r.broadcast_id)
                 for r in rows]
+
+    def mark_sending(self, item_id: int, now: datetime) -> None:
+        """About to call Telegram for this row: after a crash only rows in this state can be duplicates."""
+        with self.tx() as c:
+            c.execute(_MARK_SENDING, {"oid": item_id, "now": now})
 
     def finish_outbox(self, item_id: int, status: str, now: datetime, error: str | None = None) -> None:
         with self.tx() as c:
@@ -560,7 +567,7 @@ class Store:
     def outbox_pending(self) -> int:
         with self._read() as c:
             return int(c.execute(select(func.count()).select_from(s.outbox).where(
-                s.outbox.c.status.in_(["waiting", "sending"]))).scalar_one())
+                s.outbox.c.status.in_(["waiting", "claimed", "sending"]))).scalar_one())
 
     # ------------------------------------------------------------------ roles and cohorts
 
@@ -734,7 +741,8 @@ class Store:
     def finish_broadcast_if_done(self, broadcast_id: int, now: datetime) -> bool:
         with self.tx() as c:
             left = c.execute(select(func.count()).select_from(s.outbox).where(
-                s.outbox.c.broadcast_id == broadcast_id, s.outbox.c.status.in_(["waiting", "sending"]))).scalar_one()
+                s.outbox.c.broadcast_id == broadcast_id,
+                s.outbox.c.status.in_(["waiting", "claimed", "sending"]))).scalar_one()
             if left:
                 return False
             return bool(c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id,

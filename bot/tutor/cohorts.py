@@ -420,7 +420,7 @@ class CohortDesk:
         b = self.store.broadcast(broadcast_id)
         finished = b is not None and b.status == "done"
         sent, blocked, failed = counts.get("sent", 0), counts.get("blocked", 0), counts.get("failed", 0)
-        waiting = counts.get("waiting", 0) + counts.get("sending", 0)
+        waiting = counts.get("waiting", 0) + counts.get("claimed", 0) + counts.get("sending", 0)
         if not finished:
             return f"Broadcast: {sent} sent, {blocked + failed} failed, {waiting} waiting…", False
         report = self.store.broadcast_report(broadcast_id)
