@@ -304,3 +304,13 @@ def test_review_log_and_cards_stay_consistent(tmp_path_factory: pytest.TempPathF
         for prev, nxt in zip(mine, mine[1:]):
             assert nxt.card_before is not None and nxt.reviewed_at >= prev.reviewed_at
     st_.close()
+
+
+def test_the_daily_new_question_limit_is_set_per_learner(engine: Engine, store: Store) -> None:
+    engine.handle(ANN, parse_command("/daily 1"))  # type: ignore[arg-type]
+    lid = store.find_learner("shell", "ann").id  # type: ignore[union-attr]
+    assert store.settings(lid).new_per_day == 1
+    answer_right(engine)
+    assert isinstance(engine.handle(ANN, Next())[0], Message)  # the one new question is done
+    assert "up to 1 new" in engine.handle(ANN, parse_command("/daily"))[0].text  # type: ignore[arg-type,union-attr]
+    assert isinstance(parse_command("/daily 1000"), Unknown)

@@ -35,7 +35,7 @@ __all__ = [
     "StatsData", "parse_command", "parse_button", "question_key",
     "Start", "Next", "Answer", "Choose", "Override", "Stop", "Topics", "ToggleTopic", "AllTopics", "Stats",
     "Pause", "Resume", "Privacy", "Export", "Forget", "ConfirmForget", "CancelForget", "Help", "Extra",
-    "Unknown", "NotText", "Remind", "SetTimezone", "Action", "COMMANDS",
+    "Unknown", "NotText", "Remind", "SetTimezone", "SetDaily", "Action", "COMMANDS",
 ]
 
 # ---------------------------------------------------------------------------- actions
@@ -145,6 +145,11 @@ class Remind:
 
 
 @dataclass(frozen=True)
+class SetDaily:
+    count: int | None = None  # new questions a day; None: show the current limit
+
+
+@dataclass(frozen=True)
 class SetTimezone:
     name: str = ""
 
@@ -162,7 +167,7 @@ class NotText:
 
 Action = (Start | Next | Extra | Answer | Choose | Override | Stop | Topics | ToggleTopic | AllTopics | Stats
           | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Unknown | NotText
-          | Remind | SetTimezone)
+          | Remind | SetTimezone | SetDaily)
 
 # (command, description) shown by /help and registered with Telegram's setMyCommands.
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -171,6 +176,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("stats", "Your progress and streak"),
     ("remind", "Daily reminder: /remind 19:30 or /remind off"),
     ("timezone", "Set your time zone: /timezone Europe/London"),
+    ("daily", "New questions a day: /daily 10"),
     ("pause", "Pause reminders: /pause 3 (days)"),
     ("resume", "Resume reminders"),
     ("mycohorts", "Your cohorts"),
@@ -206,6 +212,10 @@ def parse_command(text: str) -> Action | None:
         return Remind(rest)
     if name == "timezone":
         return SetTimezone(rest)
+    if name == "daily":
+        if not rest:
+            return SetDaily(None)
+        return SetDaily(int(rest)) if rest.isdigit() and int(rest) <= 100 else Unknown(text)
     if name in simple:
         return simple[name]()
     tutor = parse_tutor_command(name, rest)
@@ -634,6 +644,14 @@ class Engine(CohortDesk):
             assert at is not None
             self.store.set_reminder(learner.id, rem.local_time, zone, next_fire(at, zone, self.now()))
         return [Message(f"Time zone set to {zone}." + (" Your reminder moves with it." if rem and rem.enabled else ""))]
+
+    def _on_setdaily(self, learner: Learner, action: SetDaily) -> list[Reply]:
+        if action.count is None:
+            n = self.store.settings(learner.id).new_per_day
+            return [Message(f"You get up to {n} new questions a day (reviews come on top). "
+                            "Change it with /daily 15 (0 to 100; 0 means reviews only).")]
+        self.store.update_settings(learner.id, new_per_day=action.count)
+        return [Message(f"Done: up to {action.count} new questions a day.", _kb([NEXT]))]
 
     @staticmethod
     def _unknown_zone(name: str, suggestions: list[str]) -> Message:
