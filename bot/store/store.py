@@ -256,11 +256,6 @@ class Store:
             raise NotFound(f"learner {learner_id}")
         return _learner(row)
 
-    def learners_by_ids(self, ids: Sequence[int]) -> list[Learner]:
-        with self._read() as c:
-            rows = c.execute(select(s.learners).where(s.learners.c.id.in_(list(ids)))).all()
-        return [_learner(r) for r in rows]
-
     def touch(self, learner_id: int, now: datetime) -> Reminder | None:
         """Record activity: last seen, active again, reminder back-off reset.
 

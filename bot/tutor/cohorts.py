@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.tutor.insights import accuracy_by_topic, top_missed_points
 from bot.tutor.models import Cohort, Learner
 
 log = logging.getLogger(__name__)
@@ -469,23 +469,6 @@ class CohortDesk:
         members = self.store.members(cohort.id)
         reviews = self.store.cohort_reviews(cohort.id)
         cards = self.store.cohort_cards(cohort.id)
-        titles = {t.slug: t.title for t in self.bank.topics}  # type: ignore[attr-defined]
-        acc: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        missed: Counter[tuple[str, str]] = Counter()
-        for r in reviews:
-            a = acc[titles.get(r.topic, r.topic)]
-            a[0] += int(r.score >= 1 or r.overridden)
-            a[1] += 1
-            if r.kind == "free_text" and not r.overridden:
-                missed.update((r.question_id, p) for p in r.misses)
-        top: list[tuple[str, str, int]] = []
-        for (qid, pid), n in missed.most_common():
-            q = self.bank.get(qid)  # type: ignore[attr-defined]
-            point = q.point(pid) if q else None
-            if q and point:
-                top.append((q.prompt, point.text, n))
-            if len(top) == 5:
-                break
         recalls = [self.scheduler.retrievability(c.card, now) for c in cards]  # type: ignore[attr-defined]
         active = {r.learner_id for r in reviews if r.reviewed_at >= week_ago}
         overrides = [((self.bank.get(q).prompt if self.bank.get(q) else q), a)  # type: ignore[attr-defined]
@@ -496,8 +479,8 @@ class CohortDesk:
             active_7d=len(active),
             reviews_week=sum(1 for r in reviews if r.reviewed_at >= week_ago),
             average_recall=sum(recalls) / len(recalls) if recalls else None,
-            accuracy={t: 100 * a[0] / a[1] for t, a in acc.items() if a[1]},
-            top_misses=top,
+            accuracy={t: 100 * right / n for t, (right, n) in accuracy_by_topic(self.bank, reviews).items()},  # type: ignore[attr-defined]
+            top_misses=top_missed_points(self.bank, reviews),  # type: ignore[attr-defined]
             inactive=[m.display_name or m.external_id for m in members if m.id not in active],
             overrides=overrides,
         )

@@ -12,9 +12,9 @@ import logging
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import NotFound
@@ -24,6 +24,7 @@ from bot.tutor.cohorts import (
     parse_tutor_command,
 )
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking
+from bot.tutor.insights import accuracy_by_topic, top_missed_points
 from bot.tutor.models import Learner, NewReview, Pending, Reminder
 from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
 from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for, streaks
@@ -335,11 +336,6 @@ class Who:
     external_id: str
     display_name: str = ""
     chat_id: int | None = None
-
-
-class StoreLike(Protocol):  # the Store methods the engine uses
-    def learner(self, channel: str, external_id: str, **kw: Any) -> Learner: ...
-    def __getattr__(self, name: str) -> Any: ...
 
 
 PRIVACY = (
@@ -821,27 +817,9 @@ class Engine(CohortDesk):
         cards = self.store.cards(learner.id)
         today = learner_day(now, tz)
         by_day = Counter(learner_day(r.reviewed_at, tz) for r in reviews)
-        accuracy: dict[str, list[int]] = {}
-        missed: Counter[tuple[str, str]] = Counter()
-        for r in reviews:
-            title = self._titles.get(r.topic, r.topic)
-            right = r.score >= 1 or r.overridden
-            acc = accuracy.setdefault(title, [0, 0])
-            acc[0] += int(right)
-            acc[1] += 1
-            if r.kind == "free_text" and not r.overridden:
-                missed.update((r.question_id, p) for p in r.misses)
         recall_parts: dict[str, list[float]] = defaultdict(list)
         for c in cards:
             recall_parts[self._titles.get(c.topic, c.topic)].append(self.scheduler.retrievability(c.card, now))
-        top: list[tuple[str, str, int]] = []
-        for (qid, pid), n in missed.most_common():
-            q = self.bank.get(qid)
-            point = q.point(pid) if q else None
-            if q and point:
-                top.append((q.prompt, point.text, n))
-            if len(top) == 5:
-                break
         st = streaks(((r.question_id, r.reviewed_at, r.due_after) for r in reviews if not r.extra), today, tz)
         due7 = []
         for k in range(7):
@@ -851,12 +829,12 @@ class Engine(CohortDesk):
         return StatsData(
             answered_today=by_day.get(today, 0),
             answered_total=len(reviews),
-            accuracy={t: (a[0], a[1]) for t, a in accuracy.items()},
+            accuracy=accuracy_by_topic(self.bank, reviews),
             streak=st.current,
             best_streak=st.best,
             due_next_7_days=due7,
             recall={t: sum(v) / len(v) for t, v in recall_parts.items()},
-            top_misses=top,
+            top_misses=top_missed_points(self.bank, reviews),
             reviews_per_day=[(today - timedelta(days=k), by_day.get(today - timedelta(days=k), 0))
                              for k in range(29, -1, -1)],
         )
@@ -867,6 +845,3 @@ class Engine(CohortDesk):
         """The channel sent `question_id` as a quiz poll: remember which poll answers it."""
         learner = self.learner(who)
         self.store.attach_poll(learner.id, question_id, poll_id)
-
-    def poll_owner(self, poll_id: str) -> Pending | None:
-        return self.store.pending_by_poll(poll_id)  # type: ignore[no-any-return]

@@ -248,6 +248,24 @@ def _pieces(answer: str) -> list[str]:
     return out
 
 
+# Adjacent sentences are read together when each has at most this many words.
+_PAIR_WORDS = 20
+
+
+def _pairs(sentences: list[_Sentence]) -> list[_Sentence]:
+    """Each two adjacent short sentences as one, their clauses kept apart (negation and the
+    roles of people are still read per clause; a bag of keywords joins nothing)."""
+    out: list[_Sentence] = []
+    for a, b in zip(sentences, sentences[1:]):
+        if a.is_bag or b.is_bag or len(a.words) > _PAIR_WORDS or len(b.words) > _PAIR_WORDS \
+                or a.text == b.text:
+            continue
+        shift = (a.clauses[-1] + 1) if a.clauses else 0
+        out.append(_Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
+                             a.roles + b.roles, a.clauses + [c + shift for c in b.clauses]))
+    return out
+
+
 def _singular(surface: str) -> str:
     if len(surface) > 4 and surface.endswith("s") and not surface.endswith("ss"):
         return surface[:-1]
@@ -368,6 +386,7 @@ class Grader:
             answer = answer[:MAX_ANSWER_CHARS]
         compiled = self._compiled(question)
         sentences = self._sentences(compiled, answer)
+        pairs: list[_Sentence] | None = None
         results: list[PointResult] = []
         for n, cp in enumerate(compiled.points):
             evidence = ""
@@ -375,6 +394,15 @@ class Grader:
                 if self._earns(compiled, n, cp, s):
                     evidence = s.text
                     break
+            if not evidence and len(sentences) > 1:
+                # the point stated across two short sentences ("If agents rush, the issue
+                # isn't fixed. So the customer rings back."): read each adjacent pair as one
+                if pairs is None:
+                    pairs = _pairs(sentences)
+                for s in pairs:
+                    if self._earns(compiled, n, cp, s):
+                        evidence = s.text
+                        break
             results.append(PointResult(cp.point, bool(evidence), evidence))
         return Marking(question.id, tuple(results), question.points_needed, truncated)
 

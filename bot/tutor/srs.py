@@ -6,7 +6,7 @@ Pure functions and a thin `Scheduler` wrapper; every function takes `now` (aware
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -122,10 +122,3 @@ def streaks(events: Iterable[tuple[str, datetime, datetime | None]], today: date
         current = run
         day += timedelta(days=1)
     return Streaks(current, best)
-
-
-def day_range(days: Sequence[date]) -> list[date]:
-    if not days:
-        return []
-    lo, hi = min(days), max(days)
-    return [lo + timedelta(days=k) for k in range((hi - lo).days + 1)]

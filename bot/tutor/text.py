@@ -40,6 +40,7 @@ __all__ = [
 _SYMBOLS = [
     (re.compile(r"[\u2018\u2019\u201b\u2032`´]"), "'"),
     (re.compile(r"[\u201c\u201d\u201e\u2033]"), '"'),
+    (re.compile(r"\s[\u2013\u2014]+\s|\s-+\s|\u2014"), " , "),  # a dash between words: a pause, like a comma
     (re.compile(r"[\u2013\u2014\u2212]"), " - "),
     (re.compile(r"->|=>|\u2192|\u27f6|\u21d2"), " leads to "),
     (re.compile(r"\u2260|!="), " is not "),
@@ -96,6 +97,8 @@ _TEXTSPEAK = {
     "whilst": "while", "amongst": "among", "towards": "toward",
 }
 
+# Dotted abbreviations ("e.g.", "i.e.", "F.C.R.", "K.P.I.s"): their dots end no sentence.
+_DOTTED = re.compile(r"(?<![^\W\d_])[A-Za-z](?:\.[A-Za-z](?![^\W\d_]))+\.?(?:(?<=\.)s\b)?")
 _CONTRACTION_TAILS = re.compile(r"(?<=[a-z])'(s|re|ve|ll|d|m)\b")
 _WORD = re.compile(r"\d+(?:[.,]\d+)?/\d+(?:[.,]\d+)?|\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[,:()\-]")
 _DIGIT_SUFFIX = re.compile(r"\b(\d+(?:\.\d+)?)([a-z]+)\b")
@@ -125,7 +128,10 @@ def _uk_us(word: str) -> str:
 
 def normalise(text: str) -> str:
     """Lower-case, spell out symbols and text-speak, expand contractions, unify spelling."""
-    t = unicodedata.normalize("NFKC", text).lower()
+    t = unicodedata.normalize("NFKC", text)
+    if "." in t:
+        t = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), t)  # "F.C.R." -> "FCR"
+    t = t.lower()
     for pattern, repl in _SYMBOLS:
         t = pattern.sub(repl, t)
     t = _DIGIT_SUFFIX.sub(lambda m: m.group(1) + " " + m.group(2) if m.group(2) not in ("st", "nd", "rd", "th") else m.group(0), t)
@@ -233,6 +239,8 @@ because when where which who that the a an this these those it they them their h
 you your our my i not no never without means mean meaning leads lead stops stop helps help
 makes make gets get give gives keep keeps let lets take takes like
 also then just actually really only always often usually still too
+alongside over under before after between through throughout against during until unless
+than while but although though whereas instead rather toward across via without besides
 """.split())
 
 # --------------------------------------------------------------------------- lexicon
@@ -536,11 +544,17 @@ def _numbers(words: list[str]) -> list[str]:
 _SENT_SPLIT = re.compile(r"(?<!\d)[.!?;]+(?![\d\"'\u201d\u2019])|[.!?;]+(?=\s|$)|\n+\s*(?:[-\u2022*]\s)?|^\s*[-\u2022*]\s")
 
 
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of `text` (split on . ! ? ; new lines, bullets)."""
     spans: list[tuple[int, int]] = []
     start = 0
+    dotted = [m.span() for m in _DOTTED.finditer(text)] if "." in text else []
     for m in _SENT_SPLIT.finditer(text):
+        if dotted and text[m.start()] == "." and m.end() - m.start() == 1 and any(
+                a <= m.start() < b for a, b in dotted):
+            continue
         if m.start() > start:
             spans.append((start, m.start()))
         start = m.end()
