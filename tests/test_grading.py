@@ -380,3 +380,84 @@ def test_run_on_answers_are_read_in_windows(grader: Grader) -> None:
     assert set(m.hits) == {"ico", "72h"}
     assert grader.grade(BREACH, "k " * 2000).hits == ()
     assert grader.grade(BREACH, "🙂" * 3000).hits == ()
+
+
+# --------------------------------------------------------------------------- third pass
+
+SURVEY = _q(
+    "survey-drop",
+    "Your team's post-call survey scores have fallen this quarter. Give two likely causes.",
+    [
+        ("hold", "Long hold times leave callers unhappy.", []),
+        ("transfer", "Calls are transferred several times, and the caller must repeat the story.", []),
+    ],
+    pass_mark=1,
+)
+
+WELLBEING = _q(
+    "wellbeing-overtime",
+    "A team leader asks agents to work unpaid overtime every week. What is the likely effect?",
+    [("morale", "It lowers staff morale.", ["demotivated staff"])],
+)
+
+RESTART = _q(
+    "system-outage",
+    "The booking system goes down in the middle of a call. What should the agent do when it returns?",
+    [("restart", "Resume the booking where it stopped.", ["resume the booking"])],
+)
+
+ROTA = _q(
+    "rota-skills",
+    "Why should a rota planner know each agent's skills?",
+    [("match", "So calls that need a specialist reach an agent with the right skill.", [])],
+)
+
+THIRD_PASS = [
+    # a point stated across two adjacent short sentences; each clause keeps its own negation
+    (SURVEY, "Callers wait on hold for ages. By the time we answer they are already fed up.", {"hold"}),
+    (SURVEY, "Callers wait on hold for ages. By the time we answer they are not upset at all.", set()),
+    # a decrease of a word with a negative form is that negative form
+    (WELLBEING, "the staff end up demotivated", {"morale"}),
+    (WELLBEING, "it damages the team's motivation", {"morale"}),
+    (WELLBEING, "morale among the staff drops", {"morale"}),
+    (WELLBEING, "it doesn't lower staff morale", set()),
+    # a phrasal verb with its object inside it; a real word is not "corrected" into another
+    (RESTART, "start it back up from the step where it stopped", {"restart"}),
+    # a dash ends the reach of a negation like a comma does
+    (SURVEY, "It's not the survey itself - callers are kept on hold so long they get annoyed", {"hold"}),
+]
+
+
+@pytest.mark.parametrize("question,answer,expected", THIRD_PASS, ids=[a for _, a, _ in THIRD_PASS])
+def test_third_pass_mechanisms(grader: Grader, question: Question, answer: str, expected: set[str]) -> None:
+    assert set(grader.grade(question, answer).hits) == expected
+
+
+def test_dotted_and_clipped_abbreviations() -> None:
+    from bot.tutor.text import split_sentences
+    text = "Pay e.g. wages is hygiene. The F.C.R. rose. The K.P.I.s fell"
+    assert [text[a:b].strip() for a, b in split_sentences(text)] == [
+        "Pay e.g. wages is hygiene", "The F.C.R. rose", "The K.P.I.s fell"]
+    assert normalise("The F.C.R. rose") == normalise("the FCR rose")
+    assert normalise("K.P.I.s and SLA's").split()[0] == "kpis"
+    assert normalise("fast - not slow").split() == ["fast", ",", "not", "slow"]
+    assert normalise("time-bound").split() == ["time", "-", "bound"]
+
+
+@pytest.mark.parametrize("answer", [
+    "We track the F.C.R. every week",
+    "our fcr's fine",
+    "First call resolutions matter",
+    "first-contact resolution",
+])
+def test_glossary_terms_in_any_form(answer: str) -> None:
+    q = _q("fcr-name", "Which measure counts how often nobody needs to ring back?",
+           [("fcr", "First contact resolution (FCR).", ["FCR"])])
+    assert Grader(GLOSSARY).grade(q, answer).hits == ("fcr",)
+
+
+def test_clipped_words_are_expanded(grader: Grader) -> None:
+    q = _q("recognition-kind", "Name one motivator for an agent that is not money.",
+           [("recognition", "Recognition, such as a thank-you from the manager.", ["recognition"])])
+    assert grader.grade(q, "recog from the boss").hits == ("recognition",)
+    assert grader.grade(q, "a bonus").hits == ()

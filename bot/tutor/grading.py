@@ -30,12 +30,15 @@ Misconceptions that reuse a point's words earn nothing:
    and the name alone does not earn it in a sentence that states the opposite of one of the
    question's points (a negated claim word, or its antonym: "keep recording" vs "pause").
 
-Run-on sentences are read in overlapping windows; a repeated sentence is read once.
+Run-on sentences are read in overlapping windows; a repeated sentence is read once. A point
+not earned in any one sentence may be earned by two adjacent short sentences read together
+(their clauses, and so negation and roles, stay apart).
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,12 +47,14 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from bot.tutor.bank import Glossary, MarkingPoint, Question
+from bot.tutor.text import _GROUPS  # the lexicon as written (its words are real words)
 from bot.tutor.text import (
     LEXICON,
     OPPOSITES,
     STOPWORDS,
     STRUCTURE_WORDS,
     Token,
+    lowered,
     normalise,
     split_sentences,
     stem,
@@ -150,7 +155,7 @@ class _Key:
     def matches(self, t: Token) -> bool:
         if self.parts:
             return (t.gloss == self.gloss and t.neg == self.neg) or any(
-                p.same_word(t) for p in self.parts if p.stem not in _COMMON)
+                p.part_of_name(t) for p in self.parts if p.stem not in _COMMON)
         return self._matches(t)
 
     def found(self, words: list[Token], index: _Index | None = None) -> bool:
@@ -166,7 +171,7 @@ class _Key:
         if any(t.gloss == self.gloss and t.neg == self.neg for t in words):
             return True
         own = [p for p in self.parts if p.stem not in _COMMON] or list(self.parts)
-        return sum(1 for p in own if any(p.same_word(t) for t in words)) >= math.ceil(len(own) / 2)
+        return sum(1 for p in own if any(p.part_of_name(t) for t in words)) >= math.ceil(len(own) / 2)
 
     def _matches(self, t: Token) -> bool:
         if self.quantity:
@@ -180,6 +185,10 @@ class _Key:
                 if (g, n != t.neg) in self.concepts:
                     return True
         return False
+
+    def part_of_name(self, t: Token) -> bool:
+        """A word of a term's name: the same stem; "satisfaction dropped" still names it."""
+        return t.stem == self.stem and (t.neg == self.neg or t.low) and not self.quantity
 
     def same_word(self, t: Token) -> bool:
         """Literal match: the same stem or glossary term, not a synonym."""
@@ -264,6 +273,11 @@ def _pairs(sentences: list[_Sentence]) -> list[_Sentence]:
         out.append(_Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
                              a.roles + b.roles, a.clauses + [c + shift for c in b.clauses]))
     return out
+
+
+# Every word of the lexicon's phrases, as written: real words, never "corrected" to another.
+_LEX_WORDS = frozenset(w for grp in _GROUPS for phrase in grp for w in normalise(phrase.lstrip("!")).split()
+                       if len(w) >= 4 and w.isalpha())
 
 
 def _singular(surface: str) -> str:
@@ -542,13 +556,17 @@ class Grader:
         for cp in c.points:
             for ph in cp.terms + cp.accepts:
                 spots = _spots(ph.keys, words, literal=True, where=where)
-                if spots:
-                    covered.update(spots)
+                for p in spots:
+                    covered.add(p)
+                    g = words[p].gloss
+                    if g >= 0:  # a glossary term covers every word of its name
+                        covered.update(where.get(("g", g, words[p].neg), ()))
         return len(covered) * 2 < len(words)
 
     def _tokens(self, c: _Compiled, text: str) -> list[Token]:
         tokens = tokenize(text, c.known, lambda w: self._correct(c, w))
         tokens = self._glossed(tokens)
+        lowered(tokens)
         if c.prompt_glosses:
             for t in tokens:
                 if t.gloss in c.prompt_glosses:
@@ -575,8 +593,13 @@ class Grader:
             else:
                 limit = 1 if len(w) < 8 else 2
                 best = extractOne(w, c.vocab, scorer=OSA.distance, score_cutoff=limit)
-                if best is not None and best[0][0] == w[0] and (len(w) >= 5 or len(best[0]) >= len(w)):
+                # a dropped letter is a slip; an added one at the end is often another word
+                # ("start" is not "star", "press" is not "pres")
+                if best is not None and best[0][0] == w[0] and (len(best[0]) >= len(w) or (
+                        len(w) >= 6 and not w.startswith(best[0]))):
                     fixed = best[0]
+                elif len(w) >= 5:
+                    fixed = _expand_prefix(w, c.vocab)
         if len(c.corrections) < 4096:
             c.corrections[w] = fixed
         return fixed
@@ -640,9 +663,7 @@ class Grader:
         vocab_words: set[str] = set(self._gloss_words)
         for t in texts:
             vocab_words.update(w for w in normalise(t).split() if w.isalpha() and len(w) >= 3)
-        for k in LEXICON:
-            if len(k) == 1 and len(k[0]) >= 4:
-                vocab_words.add(k[0])
+        vocab_words.update(_LEX_WORDS)
         known = frozenset(stem(w) for w in vocab_words)
         vocab_set = frozenset(vocab_words)
         proto = _Compiled(q, (), frozenset(), known, tuple(sorted(vocab_set)), vocab_set)
@@ -818,6 +839,21 @@ def _contradicts(cp: _Point, s: _Sentence) -> bool:
                 if (og, neg) in s.index.concepts:
                     opposite = True
     return opposite
+
+
+def _expand_prefix(w: str, vocab: tuple[str, ...]) -> str:
+    """'recog' -> 'recognition': a clipped word that starts words of one stem only."""
+    i = bisect_left(vocab, w)
+    found: list[str] = []
+    while i < len(vocab) and vocab[i].startswith(w):
+        if len(vocab[i]) >= len(w) + 2:
+            found.append(vocab[i])
+            if len(found) > 6:
+                return w
+        i += 1
+    if not found or len({stem(f) for f in found}) != 1:
+        return w
+    return min(found, key=len)
 
 
 def _split_compound(w: str, vocab: frozenset[str]) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "LEXICON",
     "OPPOSITES",
     "concepts_of",
+    "lowered",
 ]
 
 # --------------------------------------------------------------------------- normalising
@@ -249,34 +250,50 @@ than while but although though whereas instead rather toward across via without 
 # normalised and stemmed like any text. A word prefixed with "!" means the negation of
 # the group (unhappy = not happy).
 _GROUPS: tuple[tuple[str, ...], ...] = (
-    ("call", "ring", "phone", "telephone", "dial", "rang"),
+    ("call", "ring", "phone", "telephone", "dial", "rang", "rung", "give a ring", "give a call",
+     "get in touch", "get on the phone", "pick up the phone"),
     ("happy", "satisfied", "satisfy", "satisfaction", "pleased", "glad", "delighted", "content",
      "!unhappy", "!dissatisfied", "!dissatisfaction", "!annoyed", "!frustrated", "!upset",
      "!angry", "!displeased", "!unsatisfied", "!irritated", "!fed", "!fed up", "!disappointed",
      "!unimpressed", "!cross", "!furious", "!miffed", "!disgruntled", "!grumpy", "!moan",
+     "!mad", "!livid", "!fuming", "!irate", "!aggrieved", "!exasperated", "!dismayed", "!unhappier",
+     "!upsetting", "!annoying", "!frustrating", "!infuriated", "!displeasure", "!frustration",
+     "!irritation", "!anger", "!resentful", "happier", "happiness", "contented", "gratified",
      "cheerful", "chuffed", "thrilled", "appreciative", "loyal"),
     ("fix", "resolve", "solve", "sort", "sorted", "resolution", "solution", "deal with", "dealt with",
+     "remedy", "rectify", "repair", "work out", "iron out", "take care of", "fixed",
      "sort out", "put right", "clear up", "settle", "get to the bottom of", "answered properly",
      "!unresolved", "!unsolved", "!unfixed", "!outstanding"),
-    ("rush", "hurry", "hurried", "rushed", "hasten", "pressure", "race through", "cut short", "push through", "speed through"),
+    ("rush", "hurry", "hurried", "rushed", "hasten", "pressure", "race through", "cut short", "push through", "speed through",
+     "in a hurry", "hurry up", "hurry along", "rush through", "get off the phone",
+     "cut off early", "bundle off", "hustle"),
     ("quick", "fast", "speed", "rapid", "swift", "quickly", "prompt", "short", "efficient", "efficiency",
      "speedy", "speedily", "rapidly", "swiftly", "brisk", "snappy", "fastest", "quickest", "shortest"),
     ("slow", "long", "lengthy", "delay", "drawn out", "dragged out", "longer", "slower"),
     ("lower", "reduce", "decrease", "drop", "fall", "cut", "less", "fewer", "down", "decline",
+     "go down", "goes down", "went down", "dip", "slump", "plummet", "sink", "lessen", "diminish",
+     "cut down", "bring down", "knock down", "fell", "dropped",
      "worsen", "worse", "hurt", "damage", "harm", "shrink", "minimise", "low"),
-    ("increase", "raise", "rise", "higher", "more", "boost", "up", "grow", "high", "maximise"),
+    ("increase", "raise", "rise", "higher", "more", "boost", "up", "grow", "high", "maximise",
+     "go up", "goes up", "went up", "climb", "soar", "spike", "rose", "extra",
+     "additional"),
     ("improve", "better", "enhance", "boost", "raise the standard", "lift"),
     ("customer", "client", "caller", "consumer", "member of the public", "service user"),
     ("agent", "advisor", "adviser", "staff", "employee", "colleague", "operator", "representative",
+     "team member", "call handler", "handler", "frontline staff", "workforce", "personnel",
      "rep", "worker", "people"),
-    ("manager", "supervisor", "boss", "team leader", "line manager", "senior", "superior"),
-    ("issue", "problem", "query", "inquiry", "matter", "fault", "concern"),
+    ("manager", "supervisor", "boss", "team leader", "line manager", "senior", "superior",
+     "team lead", "management", "manager's", "higher up", "someone senior", "more senior"),
+    ("issue", "problem", "query", "inquiry", "matter", "fault", "concern", "complaint",
+     "difficulty", "glitch"),
     ("again", "repeat", "repeated", "return", "twice", "second time", "back", "ring back",
      "call back", "callback", "phone back", "come back", "get back in touch", "chase", "follow up",
      "another call", "another contact"),
     ("record", "log", "document", "note", "write", "notes", "capture", "detail", "details",
      "write down", "jot", "case history", "history", "audit trail", "paper trail", "add to"),
     ("inform", "update", "tell", "notify", "advise", "let know", "keep posted", "explain",
+     "let the customer know", "keep informed", "keep updated", "fill in",
+     "give an update", "updates", "informed", "updated",
      "communicate", "contact", "keep in the loop", "in the loop", "keep up to date", "expectation",
      "expectations", "reassure", "what happens next", "next steps"),
     ("follow", "adhere", "comply", "stick", "obey", "observe"),
@@ -353,7 +370,8 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("time", "period", "duration", "length"),
     ("volume", "workload", "demand", "amount", "traffic", "footfall",
      "number of calls", "call numbers"),
-    ("check", "verify", "confirm", "validate"),
+    ("check", "verify", "confirm", "validate", "double check", "make sure", "double-check",
+     "checked", "verification", "confirmation"),
     ("complain", "complaint", "grievance"),
     ("legal", "law", "legislation", "regulation", "statutory", "act"),
     ("breach", "break", "violate", "infringe", "violation", "infringement"),
@@ -477,6 +495,7 @@ class Token:
     gloss: int = -1     # glossary group id, if this token stands for a glossary phrase
     skip: bool = False  # a filler (stop word, punctuation) inside the sentence
     cont: bool = False  # continues a lexicon phrase begun by an earlier token ("hang *up*")
+    low: bool = False   # negated by a decrease word before or after it ("lower *satisfaction*")
 
 
 def _fmt(v: float) -> str:
@@ -563,6 +582,67 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
+# Groups whose words have a negative form ("unhappy" = not happy): a decrease of one of them
+# is its negative ("lower satisfaction" = "dissatisfied", "damages morale" = "demotivates").
+_POLAR = frozenset(g for g, grp in enumerate(_GROUPS) if grp[0] in ("happy", "motivate"))
+_DOWN_GROUPS = frozenset(g for g, grp in enumerate(_GROUPS) if grp[0] in ("lower", "worsen"))
+_DOWN_WORDS = frozenset(stem(w) for w in "poor bad undermine lose kill dent sap".split())
+_DOWN_REACH = 4  # content words between the decrease and what it decreases
+
+
+def _is_down(t: Token) -> bool:
+    return not t.skip and (t.stem in _DOWN_WORDS or any(
+        g in _DOWN_GROUPS and not n for g, n in t.concepts))
+
+
+def _is_polar(t: Token) -> bool:
+    return not t.skip and t.gloss < 0 and any(g in _POLAR and not n for g, n in t.concepts)
+
+
+def lowered(tokens: list[Token]) -> None:
+    """"lower customer satisfaction", "morale drops": the polar word, negated (the decrease
+    word is then part of it, not a word of its own)."""
+    n = len(tokens)
+    for i, t in enumerate(tokens):
+        if not _is_down(t) or t.cont:
+            continue
+        # forwards: "lower (the) customer satisfaction", "hurts team morale"
+        seen = 0
+        for j in range(i + 1, n):
+            x = tokens[j]
+            if x.skip or x.surface in _SCOPE_BREAKS and x.surface != "and" or x.surface in NEGATIONS:
+                break
+            if _is_polar(x):
+                x.neg = not x.neg
+                x.low = True
+                t.cont = True
+                break
+            if x.surface not in STOPWORDS:
+                seen += 1
+                if seen > _DOWN_REACH:
+                    break
+        if t.cont:
+            continue
+        # backwards: "satisfaction drops", "morale will go down"
+        seen = 0
+        for j in range(i - 1, -1, -1):
+            x = tokens[j]
+            if x.skip or x.surface in _SCOPE_BREAKS or x.surface in NEGATIONS:
+                break
+            if _is_polar(x):
+                x.neg = not x.neg
+                x.low = True
+                t.cont = True
+                break
+            if x.surface not in STOPWORDS:
+                seen += 1
+                if seen > 2:
+                    break
+
+
+# Objects that sit inside a phrasal verb ("sort *it* out", "keep *them* informed").
+_OBJECTS = frozenset("it them him her this that these those everything something things us me you".split())
+
 _NEG_PREFIX = re.compile(r"^(un|dis|non)(?=[a-z]{4,})")
 
 
@@ -595,13 +675,21 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
         matched = False
         for key in _LEX_PHRASES.get(t.stem, ()):
             size = len(key)
-            if tuple(x.stem for x in tokens[i:i + size]) == key:
-                c = LEXICON[key]
-                for n, x in enumerate(tokens[i:i + size]):
-                    x.concepts = x.concepts + c
-                    x.cont = x.cont or n > 0
-                matched = True
-                break
+            span = tokens[i:i + size]
+            if tuple(x.stem for x in span) != key:
+                # a phrasal verb with its object inside: "start it back up", "let them know"
+                if size < 2 or i + 1 >= len(tokens) or tokens[i + 1].surface not in _OBJECTS:
+                    continue
+                span = [tokens[i]] + tokens[i + 2:i + size + 1]
+                if tuple(x.stem for x in span) != key:
+                    continue
+                tokens[i + 1].cont = True
+            c = LEXICON[key]
+            for n, x in enumerate(span):
+                x.concepts = x.concepts + c
+                x.cont = x.cont or n > 0
+            matched = True
+            break
         c = LEXICON.get((t.stem,))
         if c:
             t.concepts = t.concepts + c
