@@ -461,3 +461,14 @@ def test_clipped_words_are_expanded(grader: Grader) -> None:
            [("recognition", "Recognition, such as a thank-you from the manager.", ["recognition"])])
     assert grader.grade(q, "recog from the boss").hits == ("recognition",)
     assert grader.grade(q, "a bonus").hits == ()
+
+
+def test_warming_compiles_every_free_text_question_once_and_changes_no_marking() -> None:
+    from bot.tutor.bank import load_bank
+
+    bank = load_bank(Path(__file__).resolve().parent.parent / "content")
+    cold, warm = Grader(bank.glossary), Grader(bank.glossary)
+    assert warm.warm(bank) == sum(1 for q in bank if not q.is_choice)
+    for q in list(bank)[:20]:
+        if not q.is_choice:
+            assert warm.grade(q, q.model_answer) == cold.grade(q, q.model_answer)

@@ -553,6 +553,7 @@ def run_bot(settings: Settings) -> int:
                         default_timezone=settings.default_timezone, new_per_day=settings.new_per_day,
                         desired_retention=settings.desired_retention,
                         admins={(CHANNEL, str(i)) for i in settings.tutor_admin_ids})
+        engine.grader.warm(bank)  # compile every question's matcher now, not on a learner's first answer
         from bot.channels.telegram_outbox import install_outbox
 
         app = build_application(settings, engine, store, extensions=[install_outbox])

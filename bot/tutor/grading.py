@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -393,6 +394,15 @@ class Grader:
         self._cache: dict[tuple[str, int], _Compiled] = {}
 
     # ----------------------------------------------------------------- public
+
+    def warm(self, questions: Iterable[Question]) -> int:
+        """Compile free-text questions ahead of time (at start-up), so no learner waits for it."""
+        n = 0
+        for q in questions:
+            if not q.is_choice:
+                self._compiled(q)
+                n += 1
+        return n
 
     def grade(self, question: Question, answer: str) -> Marking:
         truncated = len(answer) > MAX_ANSWER_CHARS
