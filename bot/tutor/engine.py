@@ -438,8 +438,11 @@ class Engine(CohortDesk):
 
     def _draft_content(self, learner: Learner, ref: tuple[int, int] | None, summary: str) -> list[Reply] | None:
         """A tutor with a broadcast waiting for its message: this message is it."""
-        if ref is None or self.store.open_draft(learner.id) is None:
+        if self.store.open_draft(learner.id) is None:
             return None
+        if ref is None:  # the shell: there is no Telegram message to copy
+            return [Message("Broadcasts copy a Telegram message: send yours to the bot in Telegram "
+                            "(or /stop to cancel the broadcast).")]
         return self._on_broadcastcontent(learner, BroadcastContent(ref[0], ref[1], summary))
 
     def _on_answer(self, learner: Learner, action: Answer) -> list[Reply]:
