@@ -224,3 +224,20 @@ async def test_broadcast_survives_a_crash_with_no_one_lost_and_at_most_one_dupli
     assert set(chats) == {50_000 + i for i in range(200)}  # no recipient lost
     assert len(chats) - len(set(chats)) <= 1  # at most one duplicate for the crash
     assert db.outbox_counts(bid) == {"sent": 200}
+
+
+async def test_admins_get_the_tutor_commands_in_their_menu(fake: FakeBotAPI, db: Store, bank: QuestionBank,
+                                                            clock: Clock) -> None:
+    async with running(app_for(fake, db, bank, clock)):
+        calls = fake.find("setMyCommands")
+    menus = {str(c.params.get("scope")): [cmd["command"] for cmd in _json(c.params["commands"])] for c in calls}
+    default = [v for k, v in menus.items() if "chat" not in k]
+    admin = [v for k, v in menus.items() if "chat" in k and str(TUTOR.id) in k]
+    assert default and "broadcast" not in default[0] and "quiz" in default[0]
+    assert admin and {"broadcast", "dashboard", "newcohort", "quiz"} <= set(admin[0])
+
+
+def _json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     Chat,
     ChatMember,
     InlineKeyboardButton,
@@ -54,7 +55,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.render import feedback_text, message_text, question_text, split_text
 from bot.config import Settings
-from bot.tutor.cohorts import AddTutor, BroadcastStarted, DashboardData
+from bot.tutor.cohorts import TUTOR_COMMANDS, AddTutor, BroadcastStarted, DashboardData
 from bot.tutor.engine import (
     COMMANDS,
     Action,
@@ -174,6 +175,13 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in COMMANDS])
     except TelegramError as exc:
         log.warning("could not register the bot's commands: %s", exc)
+    # Admins also see the tutor commands in their own chat's menu.
+    tutor_menu = [BotCommand(name, desc) for name, desc in (*COMMANDS, *TUTOR_COMMANDS)]
+    for admin_id in sorted(app.bot_data["settings"].tutor_admin_ids):
+        try:
+            await app.bot.set_my_commands(tutor_menu, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # e.g. the admin has not started a chat with the bot yet
+            log.info("could not set the tutor menu for admin %s: %s", admin_id, exc)
     for hook in app.bot_data[_STARTUP]:
         await hook(app)
 
