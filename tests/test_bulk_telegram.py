@@ -241,3 +241,19 @@ def _json(value: Any) -> Any:
     import json
 
     return json.loads(value) if isinstance(value, str) else value
+
+
+async def test_addtutor_and_removetutor_change_the_new_tutors_menu(fake: FakeBotAPI, db: Store, bank: QuestionBank,
+                                                                    clock: Clock) -> None:
+    async with running(app_for(fake, db, bank, clock)):
+        await say(fake, AMIRA, "/help")  # Amira has a chat with the bot
+        mark = fake.mark()
+        fake.send_text(TUTOR, f"/addtutor {AMIRA.id}")
+        [menu] = await fake.wait_for("setMyCommands", since=mark)
+        assert str(AMIRA.id) in str(menu.params.get("scope"))
+        assert "newcohort" in [c["command"] for c in _json(menu.params["commands"])]
+        assert db.role(db.find_learner("telegram", str(AMIRA.id)).id) == "tutor"  # type: ignore[union-attr]
+        mark = fake.mark()
+        fake.send_text(TUTOR, f"/removetutor {AMIRA.id}")
+        [removed] = await fake.wait_for("deleteMyCommands", since=mark)
+        assert str(AMIRA.id) in str(removed.params.get("scope"))

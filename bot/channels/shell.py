@@ -13,7 +13,7 @@ from typing import TextIO
 
 from bot.config import Settings
 from bot.errors import ContentError
-from bot.tutor.cohorts import BroadcastStarted, DashboardData
+from bot.tutor.cohorts import BroadcastStarted, DashboardData, MenuChange
 from bot.tutor.engine import (
     Answer, AskQuestion, Button, Chart, Document, Engine, Feedback, Message, Reply, Who,
     parse_button, parse_command,
@@ -60,6 +60,8 @@ class Shell:
 
                 path = self._save(f"dashboard-{r.cohort}.png", bars_png(f"{r.cohort}: accuracy by topic", r.accuracy))
                 self.say(f"(chart saved to {path})")
+            elif isinstance(r, MenuChange):
+                continue  # Telegram's command menu: nothing to show in a terminal
             elif isinstance(r, BroadcastStarted):
                 self.say(f"{r.text} (the running bot delivers it)")
             self.say("")

@@ -55,7 +55,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.render import feedback_text, message_text, question_text, split_text
 from bot.config import Settings
-from bot.tutor.cohorts import TUTOR_COMMANDS, AddTutor, BroadcastStarted, DashboardData
+from bot.tutor.cohorts import TUTOR_COMMANDS, AddTutor, BroadcastStarted, DashboardData, MenuChange
 from bot.tutor.engine import (
     COMMANDS,
     Action,
@@ -175,15 +175,23 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in COMMANDS])
     except TelegramError as exc:
         log.warning("could not register the bot's commands: %s", exc)
-    # Admins also see the tutor commands in their own chat's menu.
-    tutor_menu = [BotCommand(name, desc) for name, desc in (*COMMANDS, *TUTOR_COMMANDS)]
-    for admin_id in sorted(app.bot_data["settings"].tutor_admin_ids):
-        try:
-            await app.bot.set_my_commands(tutor_menu, scope=BotCommandScopeChat(admin_id))
-        except TelegramError as exc:  # e.g. the admin has not started a chat with the bot yet
-            log.info("could not set the tutor menu for admin %s: %s", admin_id, exc)
+    # Admins and tutors also see the tutor commands in their own chat's menu.
+    tutors = await asyncio.to_thread(app.bot_data["store"].tutor_chats)
+    for chat_id in sorted(set(app.bot_data["settings"].tutor_admin_ids) | set(tutors)):
+        await _set_tutor_menu(app.bot, chat_id, True)
     for hook in app.bot_data[_STARTUP]:
         await hook(app)
+
+
+async def _set_tutor_menu(bot: Any, chat_id: int, tutor: bool) -> None:
+    try:
+        if tutor:
+            menu = [BotCommand(name, desc) for name, desc in (*COMMANDS, *TUTOR_COMMANDS)]
+            await bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
+        else:
+            await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+    except TelegramError as exc:  # e.g. they have not started a chat with the bot yet
+        log.info("could not change the command menu of chat %s: %s", chat_id, exc)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
@@ -443,6 +451,9 @@ async def _send_replies(context: Context, chat_id: int, who: Who | None, replies
             sender = context.bot_data.get("sender")
             if sender is not None:
                 sender.wake()
+        elif isinstance(reply, MenuChange):
+            await _set_tutor_menu(bot, reply.chat_id, reply.tutor)
+            continue
         elif isinstance(reply, DashboardData):
             from bot.charts import bars_png
 

@@ -576,6 +576,13 @@ class Store:
             if role is not None:
                 c.execute(insert(s.roles).values(learner_id=learner_id, role=role, granted_by=granted_by, granted_at=now))
 
+    def tutor_chats(self) -> list[int]:
+        """Chat ids of every tutor who has talked to the bot (for their command menu)."""
+        with self._read() as c:
+            return [int(r[0]) for r in c.execute(select(s.learners.c.chat_id).join(
+                s.roles, s.roles.c.learner_id == s.learners.c.id).where(
+                s.roles.c.role == "tutor", s.learners.c.chat_id.is_not(None))).all()]
+
     def create_cohort(self, name: str, owner_id: int, code: str, now: datetime) -> Cohort:
         with self.tx() as c:
             cid = c.execute(insert(s.cohorts).values(name=name, owner_id=owner_id, join_code=code, created_at=now)

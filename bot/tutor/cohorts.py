@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "Join", "MyCohorts", "Leave", "AddTutor", "RemoveTutor", "NewCohort", "ListCohorts", "RotateCode",
     "CloseCohort", "BroadcastStart", "BroadcastPick", "BroadcastContent", "BroadcastConfirm", "BroadcastCancel",
-    "Dashboard", "BroadcastStarted", "DashboardData", "CohortDesk", "parse_tutor_command", "parse_tutor_button",
+    "Dashboard", "BroadcastStarted", "DashboardData", "MenuChange", "CohortDesk", "parse_tutor_command", "parse_tutor_button",
     "new_join_code", "TUTOR_COMMANDS",
 ]
 
@@ -114,6 +114,14 @@ class BroadcastStarted:
     broadcast_id: int
     recipients: int
     text: str
+
+
+@dataclass(frozen=True)
+class MenuChange:
+    """Reply: show (or stop showing) the tutor commands in this chat's command menu."""
+
+    chat_id: int
+    tutor: bool
 
 
 @dataclass(frozen=True)
@@ -287,7 +295,10 @@ class CohortDesk:
             return [Message("Send /addtutor with the user's numeric id, or forward me a message from them "
                             "and reply /addtutor to it.")]
         self.store.set_role(who.id, "tutor", learner.id, self.now())  # type: ignore[attr-defined]
-        return [Message(f"{who.display_name or who.external_id} is now a tutor.")]
+        replies: list[Any] = [Message(f"{who.display_name or who.external_id} is now a tutor.")]
+        if who.chat_id is not None:
+            replies.append(MenuChange(who.chat_id, True))
+        return replies
 
     def _on_removetutor(self, learner: Learner, action: RemoveTutor) -> list[Any]:
         from bot.tutor.engine import Message
@@ -298,8 +309,11 @@ class CohortDesk:
         if who is None or self.store.role(who.id) != "tutor":
             return [Message("That user isn't a tutor.")]
         self.store.set_role(who.id, None, learner.id, self.now())  # type: ignore[attr-defined]
-        return [Message(f"{who.display_name or who.external_id} is no longer a tutor. Their cohorts stay; "
-                        "an admin can still manage them.")]
+        replies: list[Any] = [Message(f"{who.display_name or who.external_id} is no longer a tutor. Their cohorts "
+                                      "stay; an admin can still manage them.")]
+        if who.chat_id is not None:
+            replies.append(MenuChange(who.chat_id, False))
+        return replies
 
     # -------------------------------------------------------------- cohorts
 

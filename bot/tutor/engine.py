@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from bot.errors import NotFound
 from bot.tutor.bank import Question, QuestionBank
 from bot.tutor.cohorts import (
-    BroadcastCancel, BroadcastContent, BroadcastStarted, CohortDesk, DashboardData, Join, parse_tutor_button,
+    BroadcastCancel, BroadcastContent, BroadcastStarted, CohortDesk, DashboardData, Join, MenuChange,
+    parse_tutor_button,
     parse_tutor_command,
 )
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking
@@ -325,7 +326,7 @@ class Document:
     caption: str = ""
 
 
-Reply = Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData
+Reply = Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData | MenuChange
 
 
 @dataclass(frozen=True)
