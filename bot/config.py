@@ -71,7 +71,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         return raw.strip() if raw is not None and raw.strip() else None
 
     token = get("TELEGRAM_BOT_TOKEN")
-    if token is not None and (":" not in token or not token.split(":", 1)[0].isdigit()):
+    if token is not None and (":" not in token or not token.split(":", 1)[0].isdecimal()):
         problems.append("TELEGRAM_BOT_TOKEN: expected the form 123456:ABC... from @BotFather")
     values["telegram_bot_token"] = token
 
@@ -104,7 +104,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         for part in admins.replace(";", ",").replace(" ", ",").split(","):
             if not part:
                 continue
-            if part.lstrip("-").isdigit():
+            if part.lstrip("-").isdecimal():
                 ids.add(int(part))
             else:
                 problems.append(f"TUTOR_ADMIN_IDS: {part!r} is not a Telegram user id (digits)")

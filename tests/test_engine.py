@@ -313,3 +313,27 @@ def test_the_daily_new_question_limit_is_set_per_learner(engine: Engine, store: 
     assert isinstance(engine.handle(ANN, Next())[0], Message)  # the one new question is done
     assert "up to 1 new" in engine.handle(ANN, parse_command("/daily"))[0].text  # type: ignore[arg-type,union-attr]
     assert isinstance(parse_command("/daily 1000"), Unknown)
+
+
+@pytest.mark.parametrize("text", ["/pause ²", "/daily ³", "/pause 99999999999999999999", "/leave ⁴", "/dashboard ½",
+                                  "/remind 2³:00", "/join " + "x" * 500, "/timezone " + "y" * 300, "/start \x00"])
+def test_odd_command_arguments_get_a_polite_answer(engine: Engine, text: str) -> None:
+    replies = engine.handle(ANN, parse_command(text))  # type: ignore[arg-type]
+    assert replies and all(isinstance(r, Message | AskQuestion) for r in replies)
+
+
+@pytest.mark.parametrize("typed", ["²", "Ω", "é", "99999999999999999999", "b"])
+def test_odd_replies_to_a_choice_question_never_raise(store: Store, clock: Clock, typed: str) -> None:
+    bank = QuestionBank((Topic("ta", "A", "U", (choice("c1", "ta"),)),))
+    eng = Engine(bank, store, clock=clock)
+    ask(eng.handle(ANN, Next()))
+    reply = eng.handle(ANN, Answer(typed))[0]
+    assert isinstance(reply, Message)
+
+
+def test_control_characters_in_an_answer_are_dropped_and_it_is_still_marked(engine: Engine, store: Store) -> None:
+    ask(engine.handle(ANN, Next()))
+    fb = engine.handle(ANN, Answer("Apologise\x00 to the customer\x07 sincerely."))[0]
+    assert isinstance(fb, Feedback) and "apology" in fb.marking.hits
+    lid = store.find_learner("shell", "ann").id  # type: ignore[union-attr]
+    assert store.reviews(lid)[-1].answer == "Apologise to the customer sincerely."

@@ -86,7 +86,7 @@ class Shell:
         if not text.strip():
             return
         stripped = text.strip()
-        if stripped.isdigit() and 1 <= int(stripped) <= len(self.buttons):
+        if stripped.isdecimal() and 1 <= int(stripped) <= len(self.buttons):
             action = parse_button(self.buttons[int(stripped) - 1].action)
         else:
             action = parse_command(stripped) if stripped.startswith("/") else Answer(text)

@@ -154,7 +154,7 @@ def new_join_code() -> str:
 
 def _int(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() else None
 
 
 def parse_tutor_command(name: str, rest: str) -> Any | None:
@@ -246,7 +246,8 @@ class CohortDesk:
             return [Message("Too many wrong codes in the last hour. Please wait a while, and check the link "
                             "your tutor sent.")]
         code = action.code.strip()
-        cohort = self.store.cohort_by_code(code) if code and len(code) <= 64 else None
+        well_formed = 0 < len(code) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in code)
+        cohort = self.store.cohort_by_code(code) if well_formed else None
         if cohort is None:
             self.store.note_join_failure(learner.id, now)
             return [Message("That join code doesn't match an open cohort. Check the link your tutor sent "
@@ -280,7 +281,7 @@ class CohortDesk:
 
     def _target(self, target: str, channel: str) -> Learner | None:
         target = target.strip().lstrip("@")
-        if not target.lstrip("-").isdigit():
+        if not target.lstrip("-").isdecimal():
             return None
         return self.store.learner(channel, target, now=self.now(), timezone=self.default_timezone,  # type: ignore[attr-defined]
                                   new_per_day=self.new_per_day)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ store is injected (anything with the `Store` methods used here), and so is `cloc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import zlib
@@ -190,6 +191,22 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))  # keep tab and newline
+_CONTROL[0x7F] = None
+
+
+def _clean_action(action: Any) -> Any:
+    """Drop control characters (NUL and friends) from every text field of an action.
+
+    They carry no meaning in an answer or a command, and PostgreSQL refuses NUL in text.
+    """
+    if not dataclasses.is_dataclass(action):
+        return action
+    changes = {f.name: getattr(action, f.name).translate(_CONTROL) for f in dataclasses.fields(action)
+               if isinstance(getattr(action, f.name), str)}
+    return dataclasses.replace(action, **changes) if changes else action
+
+
 def question_key(question_id: str) -> str:
     """A short, stable key for a question id (fits Telegram's 64-byte callback data)."""
     return format(zlib.crc32(question_id.encode()), "08x")
@@ -217,7 +234,7 @@ def parse_command(text: str) -> Action | None:
     if name == "daily":
         if not rest:
             return SetDaily(None)
-        return SetDaily(int(rest)) if rest.isdigit() and int(rest) <= 100 else Unknown(text)
+        return SetDaily(int(rest)) if rest.isdecimal() and int(rest) <= 100 else Unknown(text)
     if name in simple:
         return simple[name]()
     tutor = parse_tutor_command(name, rest)
@@ -226,7 +243,7 @@ def parse_command(text: str) -> Action | None:
     if name == "pause":
         if not rest:
             return Pause(None)
-        return Pause(int(rest)) if rest.isdigit() and 0 < int(rest) <= 365 else Unknown(text)
+        return Pause(int(rest)) if rest.isdecimal() and 0 < int(rest) <= 365 else Unknown(text)
     return Unknown(text)
 
 
@@ -244,7 +261,7 @@ def parse_button(data: str) -> Action | None:
             return Override(int(arg))
         if kind == "choose":
             key, _, opt = arg.partition(":")
-            if len(key) == 8 and opt.isdigit():
+            if len(key) == 8 and opt.isdecimal():
                 return Choose(key, int(opt))
             return None
         if kind == "topic":
@@ -396,6 +413,7 @@ class Engine(CohortDesk):
             new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
         if backed_off is not None:
             self._restore_daily_reminder(learner, backed_off)
+        action = _clean_action(action)
         if isinstance(action, Answer) and action.text.strip().startswith("/"):
             action = parse_command(action.text) or action
         method = getattr(self, f"_on_{type(action).__name__.lower()}", None)
@@ -456,7 +474,8 @@ class Engine(CohortDesk):
             return [Message("There's no question waiting for an answer. Tap Next for one.", _kb([NEXT]))]
         if question.is_choice:
             text = action.text.strip().rstrip(".)").upper()
-            index = (ord(text) - ord("A")) if len(text) == 1 and text.isalpha() else (int(text) - 1 if text.isdigit() else -1)
+            index = (ord(text) - ord("A")) if len(text) == 1 and "A" <= text <= "Z" else (
+                int(text) - 1 if text.isdecimal() and len(text) < 4 else -1)
             if 0 <= index < len(question.options):
                 return self._choose(learner, pending, question, index)
             return [Message(f"Pick one of the options (1 to {len(question.options)}), or tap Next to skip.",
