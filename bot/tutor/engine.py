@@ -408,6 +408,7 @@ class Engine(CohortDesk):
 
     def handle(self, who: Who, action: Action) -> list[Reply]:
         """Apply one learner action and return what to show them."""
+        who = _clean_action(who)  # a display name is text from outside too
         learner, backed_off = self.store.arrive(
             who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
             new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
