@@ -23,6 +23,8 @@ WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY content ./content
 USER tutor
+# The writable volume is also the working directory (the shell's chart files, an optional .env).
+WORKDIR /data
 VOLUME ["/data"]
 # Webhook mode listens here when WEBHOOK_URL is set; long polling needs no port.
 EXPOSE 8443
