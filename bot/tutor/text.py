@@ -599,6 +599,25 @@ def _is_polar(t: Token) -> bool:
     return not t.skip and t.gloss < 0 and any(g in _POLAR and not n for g, n in t.concepts)
 
 
+def _flip_first_polar(tokens: list[Token], order: range, reach: int, allow_and: bool) -> bool:
+    """Negate the first polar word in `order` before a scope break; True if one was found."""
+    seen = 0
+    for j in order:
+        x = tokens[j]
+        if x.skip or (x.surface in _SCOPE_BREAKS and not (allow_and and x.surface == "and")) \
+                or x.surface in NEGATIONS:
+            return False
+        if _is_polar(x):
+            x.neg = not x.neg
+            x.low = True
+            return True
+        if x.surface not in STOPWORDS:
+            seen += 1
+            if seen > reach:
+                return False
+    return False
+
+
 def lowered(tokens: list[Token]) -> None:
     """"lower customer satisfaction", "morale drops": the polar word, negated (the decrease
     word is then part of it, not a word of its own)."""
@@ -606,38 +625,11 @@ def lowered(tokens: list[Token]) -> None:
     for i, t in enumerate(tokens):
         if not _is_down(t) or t.cont:
             continue
-        # forwards: "lower (the) customer satisfaction", "hurts team morale"
-        seen = 0
-        for j in range(i + 1, n):
-            x = tokens[j]
-            if x.skip or x.surface in _SCOPE_BREAKS and x.surface != "and" or x.surface in NEGATIONS:
-                break
-            if _is_polar(x):
-                x.neg = not x.neg
-                x.low = True
-                t.cont = True
-                break
-            if x.surface not in STOPWORDS:
-                seen += 1
-                if seen > _DOWN_REACH:
-                    break
-        if t.cont:
-            continue
-        # backwards: "satisfaction drops", "morale will go down"
-        seen = 0
-        for j in range(i - 1, -1, -1):
-            x = tokens[j]
-            if x.skip or x.surface in _SCOPE_BREAKS or x.surface in NEGATIONS:
-                break
-            if _is_polar(x):
-                x.neg = not x.neg
-                x.low = True
-                t.cont = True
-                break
-            if x.surface not in STOPWORDS:
-                seen += 1
-                if seen > 2:
-                    break
+        # forwards: "lower (the) customer satisfaction", "hurts team morale";
+        # then backwards: "satisfaction drops", "morale will go down"
+        if (_flip_first_polar(tokens, range(i + 1, n), _DOWN_REACH, allow_and=True)
+                or _flip_first_polar(tokens, range(i - 1, -1, -1), 2, allow_and=False)):
+            t.cont = True
 
 
 # Objects that sit inside a phrasal verb ("sort *it* out", "keep *them* informed").
