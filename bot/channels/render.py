@@ -51,34 +51,24 @@ def feedback_text(f: Feedback, escape: Fmt = _plain, bold: Fmt = _plain) -> str:
     return "\n".join(lines)
 
 
-def split_text(text: str, limit: int = TELEGRAM_TEXT_MAX) -> list[str]:
+def split_text(text: str, limit: int = TELEGRAM_TEXT_MAX, seps: tuple[str, ...] = ("\n\n", "\n")) -> list[str]:
     """Split on paragraph boundaries (then lines, then hard) so each part fits `limit`."""
     if len(text) <= limit:
         return [text]
+    if not seps:
+        return [text[i:i + limit] for i in range(0, len(text), limit)]
+    sep, finer = seps[0], seps[1:]
     parts: list[str] = []
     current = ""
-    for para in text.split("\n\n"):
-        candidate = f"{current}\n\n{para}" if current else para
+    for piece in text.split(sep):
+        candidate = f"{current}{sep}{piece}" if current else piece
         if len(candidate) <= limit:
             current = candidate
             continue
         if current:
             parts.append(current)
-        if len(para) <= limit:
-            current = para
-            continue
-        current = ""
-        for line in para.split("\n"):
-            cand = f"{current}\n{line}" if current else line
-            if len(cand) <= limit:
-                current = cand
-                continue
-            if current:
-                parts.append(current)
-            while len(line) > limit:
-                parts.append(line[:limit])
-                line = line[limit:]
-            current = line
+        *whole, current = split_text(piece, limit, finer)  # the last chunk may take the next piece
+        parts += whole
     if current:
         parts.append(current)
     return parts
