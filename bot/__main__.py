@@ -138,10 +138,6 @@ def _cmd_try(args: argparse.Namespace) -> int:
     if settings.telegram_bot_token:
         return _cmd_run(args)
     print("No TELEGRAM_BOT_TOKEN set: starting the terminal shell on the bundled content.\n")
-    return run_shell_default(settings)
-
-
-def run_shell_default(settings: Settings) -> int:
     from bot.channels.shell import run_shell
 
     return run_shell(settings, user=None, db=None, tutor=False)
