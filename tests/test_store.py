@@ -62,6 +62,31 @@ def test_recording_a_review_writes_log_and_card_together(store: Store) -> None:
     assert card is not None and card.reviews == 2 and card.due == T0 + timedelta(days=9)
 
 
+def test_arriving_reads_the_pending_question_its_card_and_an_open_draft(store: Store) -> None:
+    def arrive(at: datetime):  # type: ignore[no-untyped-def]
+        return store.arrive("shell", "ann", now=at, timezone="Europe/London", new_per_day=10, display_name="ann")
+
+    first = arrive(T0)
+    lid = first.learner.id
+    assert (first.pending, first.card, first.drafting, first.backed_off) == (None, None, False, None)
+    store.record_review(review(lid, "q1", T0, T0 + timedelta(days=2)))
+    store.record_review(review(lid, "q3", T0, T0 + timedelta(days=3)))
+    store.set_pending(Pending(lid, "q2", "new", T0))
+    now = arrive(T0 + timedelta(minutes=5))
+    assert now.pending == Pending(lid, "q2", "new", T0) and now.card is None  # q2 is new to them
+    store.set_pending(Pending(lid, "q1", "due", T0 + timedelta(minutes=6)))
+    due = arrive(T0 + timedelta(minutes=7))
+    assert due.pending is not None and due.pending.question_id == "q1" and due.pending.mode == "due"
+    assert due.card is not None and due.card.question_id == "q1" and due.card.due == T0 + timedelta(days=2)
+    assert due.card.card == {"x": 2} and due.card.reviews == 1
+    assert not due.drafting
+    cohort = store.create_cohort("C1", lid, "code-c1", T0)
+    draft = store.create_broadcast(cohort.id, lid, T0)
+    assert arrive(T0 + timedelta(minutes=8)).drafting
+    store.cancel_broadcast(draft)
+    assert not arrive(T0 + timedelta(minutes=9)).drafting
+
+
 def test_a_failed_transaction_leaves_neither_log_row_nor_card(store: Store) -> None:
     lid = new_learner(store).id
     bad = review(lid, "q1", T0, T0 + timedelta(days=1), card_after={"x": 2}, topic=None)  # NOT NULL on cards.topic

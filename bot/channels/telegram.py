@@ -6,9 +6,10 @@ handler and start-up/shutdown hooks, keeps the services in `bot_data` ("engine",
 the Application after the learner commands and before the catch-alls). `run_bot` loads the
 bank, opens the store and runs the Application by long polling or, with WEBHOOK_URL, a webhook.
 
-Engine, store and chart calls are synchronous: every one runs through `asyncio.to_thread`
-(on SQLite one engine call at a time, so they queue on the loop, not in SQLite's sleeping
-busy-wait). Updates from different learners are handled concurrently, one learner's in order.
+Engine, store and chart calls are synchronous and never run on the event loop: learner
+actions go to an engine runner (`bot.workers`: worker processes in `run_bot`, threads by
+default), store and chart calls through `asyncio.to_thread`. Updates from different learners
+are handled concurrently, one learner's in order.
 Replies are sent without a global rate limiter (they answer a learner, one at a time); a
 429 is retried after `retry_after`, a 403 (the learner blocked the bot) marks them inactive.
 """
@@ -55,6 +56,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.render import feedback_text, message_text, question_text, split_text
 from bot.config import Settings
+from bot.workers import EngineRunner, ProcessRunner, ThreadRunner
 from bot.tutor.cohorts import TUTOR_COMMANDS, AddTutor, BroadcastStarted, DashboardData, MenuChange
 from bot.tutor.engine import (
     COMMANDS,
@@ -99,7 +101,6 @@ EXPIRED_BUTTON = "That button has expired. Send /quiz for a new question."
 EDITED_NOTE = ("I mark the first version of each answer, so edits aren't re-marked. "
                "Send a new message to answer the next question.")
 APOLOGY = "Sorry, something went wrong on my side. Your progress is saved; please try that again in a moment."
-_ENGINE_SLOTS = "engine_slots"
 _STARTUP = "startup_hooks"
 _SHUTDOWN = "shutdown_hooks"
 
@@ -111,12 +112,17 @@ Extension = Callable[[Application], object]  # type: ignore[type-arg]
 
 
 def build_application(settings: Settings, engine: Engine, store: Any, *, extensions: Iterable[Extension] = (),
-                      concurrent_updates: int = DEFAULT_CONCURRENCY, engine_threads: int = 8) -> Application:  # type: ignore[type-arg]
+                      concurrent_updates: int = DEFAULT_CONCURRENCY, engine_threads: int = 8,
+                      runner: EngineRunner | None = None) -> Application:  # type: ignore[type-arg]
     """The Application with every learner handler, services in bot_data, and `extensions` wired in.
 
     Each extension is called once with the Application, after the learner commands and before
     the catch-alls (unknown commands, plain text as answers, expired buttons), so it can add
     handlers, jobs (`app.job_queue`), `on_startup`/`on_shutdown` hooks or more `bot_data`.
+
+    Learner actions run on `runner` (default: `engine` in threads, `engine_threads` at a time,
+    one on SQLite); `run_bot` passes worker processes. `engine` itself serves the rest (the
+    reminder sweep, the outbox, poll bookkeeping).
     """
     if not settings.telegram_bot_token:
         raise ValueError("settings.telegram_bot_token is required to build the Telegram application")
@@ -127,10 +133,10 @@ def build_application(settings: Settings, engine: Engine, store: Any, *, extensi
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     app = builder.build()
-    # SQLite has one writer at a time: engine calls queue here rather than in its busy-wait (which sleeps).
-    slots = asyncio.Semaphore(1 if getattr(store, "dialect", "") == "sqlite" else engine_threads)
-    app.bot_data.update(engine=engine, store=store, settings=settings,
-                        **{_ENGINE_SLOTS: slots, _STARTUP: [], _SHUTDOWN: []})
+    if runner is None:  # SQLite has one writer at a time: one engine call at a time
+        runner = ThreadRunner(engine, 1 if getattr(store, "dialect", "") == "sqlite" else engine_threads)
+    app.bot_data.update(engine=engine, store=store, settings=settings, runner=runner,
+                        **{_STARTUP: [], _SHUTDOWN: []})
     register_learner_handlers(app)
     for extend in extensions:
         extend(app)
@@ -171,6 +177,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     engine = app.bot_data["engine"]
     if engine.link_base is None and app.bot.username:  # cohort deep links need the bot's username
         engine.link_base = f"https://t.me/{app.bot.username}?start="
+    await app.bot_data["runner"].start(engine)
     try:
         await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in COMMANDS])
     except TelegramError as exc:
@@ -197,6 +204,7 @@ async def _set_tutor_menu(bot: Any, chat_id: int, tutor: bool) -> None:
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     for hook in reversed(app.bot_data[_SHUTDOWN]):
         await hook(app)
+    await app.bot_data["runner"].close()
 
 
 class PerLearnerUpdateProcessor(BaseUpdateProcessor):
@@ -243,9 +251,8 @@ def _who(update: Update) -> Who:
 
 
 async def _handle(context: Context, who: Who, action: Action) -> list[Reply]:
-    engine: Engine = context.bot_data["engine"]
-    async with context.bot_data[_ENGINE_SLOTS]:
-        return await asyncio.to_thread(engine.handle, who, action)
+    runner: EngineRunner = context.bot_data["runner"]
+    return await runner.handle(who, action)
 
 
 class _EngineCommand(filters.MessageFilter):
@@ -575,7 +582,10 @@ def run_bot(settings: Settings) -> int:
         engine.grader.warm(bank)  # compile every question's matcher now, not on a learner's first answer
         from bot.channels.telegram_outbox import install_outbox
 
-        app = build_application(settings, engine, store, extensions=[install_outbox])
+        workers = settings.workers()
+        runner = ProcessRunner(settings.content_dir, settings.database_url, workers) if workers else None
+        log.info("engine: %s", f"{workers} worker process(es)" if workers else "threads in this process")
+        app = build_application(settings, engine, store, extensions=[install_outbox], runner=runner)
         if settings.webhook_url:
             log.info("starting: webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
             app.run_webhook(**webhook_options(settings))

@@ -31,12 +31,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.errors import NotFound, StoreError
 from bot.store import schema as s
 from bot.tutor.models import (
-    Broadcast, CardRow, Cohort, Learner, LearnerSettings, NewReview, OutboxItem, Pending, Reminder, ReviewRow,
+    Arrival, Broadcast, CardRow, Cohort, Learner, LearnerSettings, NewReview, OutboxItem, Pending, Reminder, ReviewRow,
 )
 
 __all__ = ["Store", "migrate"]
@@ -87,18 +89,35 @@ def _make_engine(url: str) -> Engine:
 
 
 # Statements on the answer path, built once (building a statement costs more than running it).
-_ARRIVE = (select(s.learners, s.reminders.c.ignored.label("rem_ignored"))
+# Arriving reads the learner with everything answering needs: the pending question, their
+# card for it, whether a broadcast draft of theirs waits for its message, and the reminder back-off.
+_ARRIVE = (select(s.learners, s.reminders.c.ignored.label("rem_ignored"),
+                  *(c.label(f"p_{c.name}") for c in s.pending.c if c.name != "learner_id"),
+                  *(c.label(f"c_{c.name}") for c in s.cards.c if c.name not in ("learner_id", "question_id")),
+                  select(s.broadcasts.c.id).where(s.broadcasts.c.tutor_id == s.learners.c.id,
+                                                  s.broadcasts.c.status == "draft").exists().label("drafting"))
            .outerjoin(s.reminders, s.reminders.c.learner_id == s.learners.c.id)
+           .outerjoin(s.pending, s.pending.c.learner_id == s.learners.c.id)
+           .outerjoin(s.cards, and_(s.cards.c.learner_id == s.learners.c.id,
+                                    s.cards.c.question_id == s.pending.c.question_id))
            .where(s.learners.c.channel == bindparam("channel"), s.learners.c.external_id == bindparam("ext")))
 _GET_PENDING = select(s.pending).where(s.pending.c.learner_id == bindparam("lid"))
 _GET_CARD = select(s.cards).where(s.cards.c.learner_id == bindparam("lid"), s.cards.c.question_id == bindparam("qid"))
 _OPEN_DRAFT = (select(s.broadcasts).where(s.broadcasts.c.tutor_id == bindparam("lid"), s.broadcasts.c.status == "draft")
                .order_by(s.broadcasts.c.id.desc()))
 _INSERT_REVIEW = insert(s.reviews).returning(s.reviews.c.id)
-_UPDATE_CARD = (update(s.cards).where(s.cards.c.learner_id == bindparam("lid"), s.cards.c.question_id == bindparam("qid"))
-                .values(reviews=s.cards.c.reviews + 1, card=bindparam("card"), due=bindparam("due"),
-                        topic=bindparam("topic")))
-_INSERT_CARD = insert(s.cards)
+
+
+def _upsert_card(dialect_insert: Any) -> Any:
+    """Insert the learner's card for a question, or move it on (one statement either way)."""
+    stmt = dialect_insert(s.cards)
+    return stmt.on_conflict_do_update(
+        index_elements=[s.cards.c.learner_id, s.cards.c.question_id],
+        set_={"reviews": s.cards.c.reviews + 1, "card": stmt.excluded.card, "due": stmt.excluded.due,
+              "topic": stmt.excluded.topic})
+
+
+_UPSERT_CARD = {"sqlite": _upsert_card(sqlite_insert), "postgresql": _upsert_card(postgresql_insert)}
 _DELETE_PENDING = delete(s.pending).where(s.pending.c.learner_id == bindparam("lid"))
 _MARK_SENDING = (update(s.outbox).where(s.outbox.c.id == bindparam("oid"))
                  .values(status="sending", updated_at=bindparam("now")))
@@ -138,6 +157,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._upsert_card = _UPSERT_CARD[engine.dialect.name]
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -205,19 +225,19 @@ class Store:
 
     def arrive(self, channel: str, external_id: str, *, now: datetime, timezone: str, new_per_day: int,
                display_name: str = "", chat_id: int | None = None,
-               quiet: timedelta = timedelta(minutes=1)) -> tuple[Learner, Reminder | None]:
-        """A learner acts: get or create them and record the activity, cheaply.
+               quiet: timedelta = timedelta(minutes=1)) -> Arrival:
+        """A learner acts: get or create them, record the activity and read what answering needs, cheaply.
 
-        One read in the common case: `last_active_at` is written at most once a `quiet` period,
-        and the reminder back-off is reset only when there was one. Returns the learner and, if
-        their reminder had backed off, the reminder as it was (so the caller can bring it forward).
+        One read in the common case (the learner, their pending question and its card, an open
+        broadcast draft, the reminder back-off): `last_active_at` is written at most once a
+        `quiet` period, and the back-off is reset only when there was one.
         """
         with self._read() as c:
             row = c.execute(_ARRIVE, {"channel": channel, "ext": external_id}).first()
         if row is None:
             learner = self.learner(channel, external_id, now=now, timezone=timezone, new_per_day=new_per_day,
                                    display_name=display_name, chat_id=chat_id)
-            return self._set_last_active(learner, now), None
+            return Arrival(self._set_last_active(learner, now))
         learner = _learner(row)
         changes: dict[str, Any] = {}
         if display_name and display_name[:128] != learner.display_name:
@@ -236,7 +256,13 @@ class Store:
                     backed_off = _reminder(rem) if rem else None
                     c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner.id).values(ignored=0))
             learner = replace(learner, **changes)
-        return learner, backed_off
+        pending = card = None
+        if row.p_question_id is not None:
+            pending = Pending(learner.id, row.p_question_id, row.p_mode, row.p_asked_at, row.p_poll_id)
+            if row.c_card is not None:
+                card = CardRow(learner.id, row.p_question_id, row.c_topic, row.c_card, row.c_due,
+                               row.c_introduced_at, row.c_reviews)
+        return Arrival(learner, pending, card, bool(row.drafting), backed_off)
 
     def _set_last_active(self, learner: Learner, now: datetime) -> Learner:
         with self.tx() as c:
@@ -354,12 +380,9 @@ class Store:
                 misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=r.card_before,
                 due_after=r.due_after, log=r.log)).scalar_one()
             if r.card_after is not None and r.due_after is not None:
-                done = c.execute(_UPDATE_CARD, dict(lid=r.learner_id, qid=r.question_id, card=r.card_after,
-                                                    due=r.due_after, topic=r.topic)).rowcount
-                if not done:
-                    c.execute(_INSERT_CARD, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
-                                                 card=r.card_after, due=r.due_after, introduced_at=r.reviewed_at,
-                                                 reviews=1))
+                c.execute(self._upsert_card, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
+                                                  card=r.card_after, due=r.due_after, introduced_at=r.reviewed_at,
+                                                  reviews=1))
             c.execute(_DELETE_PENDING, {"lid": r.learner_id})
         return int(rid)
 

@@ -27,7 +27,7 @@ from bot.tutor.cohorts import (
 )
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
-from bot.tutor.models import Learner, NewReview, Pending, Reminder
+from bot.tutor.models import Arrival, CardRow, Learner, NewReview, Pending, Reminder
 from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
 from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for, streaks
 
@@ -390,6 +390,7 @@ class Engine(CohortDesk):
         self.grader = grader or Grader(bank.glossary)
         self.default_timezone = default_timezone
         self.new_per_day = new_per_day
+        self.desired_retention = desired_retention
         self.scheduler = Scheduler(desired_retention)
         self._topic_order = [t.slug for t in bank.topics]
         self._titles = {t.slug: t.title for t in bank.topics}
@@ -409,14 +410,20 @@ class Engine(CohortDesk):
     def handle(self, who: Who, action: Action) -> list[Reply]:
         """Apply one learner action and return what to show them."""
         who = _clean_action(who)  # a display name is text from outside too
-        learner, backed_off = self.store.arrive(
+        arrival = self.store.arrive(
             who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
             new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
-        if backed_off is not None:
-            self._restore_daily_reminder(learner, backed_off)
+        learner = arrival.learner
+        if arrival.backed_off is not None:
+            self._restore_daily_reminder(learner, arrival.backed_off)
         action = _clean_action(action)
         if isinstance(action, Answer) and action.text.strip().startswith("/"):
             action = parse_command(action.text) or action
+        # Typed messages (the hot path) use what arriving read: the pending question, its card, a draft.
+        if isinstance(action, Answer):
+            return self._answer(arrival, action)
+        if isinstance(action, NotText):
+            return self._not_text(arrival, action)
         method = getattr(self, f"_on_{type(action).__name__.lower()}", None)
         if method is None:
             return self._help()
@@ -456,20 +463,21 @@ class Engine(CohortDesk):
     def _on_extra(self, learner: Learner, action: Extra) -> list[Reply]:
         return self._next(learner, extra=True)
 
-    def _draft_content(self, learner: Learner, ref: tuple[int, int] | None, summary: str) -> list[Reply] | None:
+    def _draft_content(self, arrival: Arrival, ref: tuple[int, int] | None, summary: str) -> list[Reply] | None:
         """A tutor with a broadcast waiting for its message: this message is it."""
-        if self.store.open_draft(learner.id) is None:
+        if not arrival.drafting:
             return None
         if ref is None:  # the shell: there is no Telegram message to copy
             return [Message("Broadcasts copy a Telegram message: send yours to the bot in Telegram "
                             "(or /stop to cancel the broadcast).")]
-        return self._on_broadcastcontent(learner, BroadcastContent(ref[0], ref[1], summary))
+        return self._on_broadcastcontent(arrival.learner, BroadcastContent(ref[0], ref[1], summary))
 
-    def _on_answer(self, learner: Learner, action: Answer) -> list[Reply]:
-        draft = self._draft_content(learner, action.ref, action.text[:200])
+    def _answer(self, arrival: Arrival, action: Answer) -> list[Reply]:
+        """A typed message: a broadcast's content, or the answer to the pending question."""
+        draft = self._draft_content(arrival, action.ref, action.text[:200])
         if draft is not None:
             return draft
-        pending = self.store.get_pending(learner.id)
+        learner, pending = arrival.learner, arrival.pending
         question = self.bank.get(pending.question_id) if pending else None
         if pending is None or question is None:
             return [Message("There's no question waiting for an answer. Tap Next for one.", _kb([NEXT]))]
@@ -478,10 +486,10 @@ class Engine(CohortDesk):
             index = (ord(text) - ord("A")) if len(text) == 1 and "A" <= text <= "Z" else (
                 int(text) - 1 if text.isdecimal() and len(text) < 4 else -1)
             if 0 <= index < len(question.options):
-                return self._choose(learner, pending, question, index)
+                return self._choose(learner, pending, question, index, arrival.card)
             return [Message(f"Pick one of the options (1 to {len(question.options)}), or tap Next to skip.",
                             _kb([NEXT]))]
-        return self._grade(learner, pending, question, action.text)
+        return self._grade(learner, pending, question, action.text, arrival.card)
 
     def _on_choose(self, learner: Learner, action: Choose) -> list[Reply]:
         pending = self.store.pending_by_poll(action.poll_id) if action.poll_id else self.store.get_pending(learner.id)
@@ -492,7 +500,7 @@ class Engine(CohortDesk):
         question = self.bank.get(pending.question_id)
         if question is None or not question.is_choice or not 0 <= action.option < len(question.options):
             return [Message("That's not one of the options. Tap Next for a new question.", _kb([NEXT]))]
-        return self._choose(learner, pending, question, action.option)
+        return self._choose(learner, pending, question, action.option, self.store.card(learner.id, question.id))
 
     def _on_override(self, learner: Learner, action: Override) -> list[Reply]:
         refuse = [Message("That marking can't be changed now (it may be an older answer).", _kb([NEXT]))]
@@ -606,12 +614,12 @@ class Engine(CohortDesk):
             return [Message(f"I don't know {action.text.split()[0][:40]}.")] + self._help()
         return self._help()
 
-    def _on_nottext(self, learner: Learner, action: NotText) -> list[Reply]:
-        draft = self._draft_content(learner, action.ref, f"({action.kind})")
+    def _not_text(self, arrival: Arrival, action: NotText) -> list[Reply]:
+        """A sticker, photo or voice note: a broadcast's content, or a hint that answers are typed."""
+        draft = self._draft_content(arrival, action.ref, f"({action.kind})")
         if draft is not None:
             return draft
-        pending = self.store.get_pending(learner.id)
-        waiting = " Your question is still waiting." if pending else ""
+        waiting = " Your question is still waiting." if arrival.pending else ""
         return [Message(f"I can only mark typed answers, so I can't use a {action.kind}.{waiting} "
                         "Type your answer as a message, or tap Next.", _kb([NEXT]))]
 
@@ -793,12 +801,13 @@ class Engine(CohortDesk):
 
     # -------------------------------------------------------------- marking
 
-    def _grade(self, learner: Learner, pending: Pending, question: Question, text: str) -> list[Reply]:
+    def _grade(self, learner: Learner, pending: Pending, question: Question, text: str,
+               card: CardRow | None) -> list[Reply]:
         now = self.now()
         truncated = len(text) > MAX_ANSWER_CHARS
         marking = self.grader.grade(question, text)
         rating = rating_for(marking)
-        review_id = self._record(learner, pending, question, text[:MAX_ANSWER_CHARS], now, rating,
+        review_id = self._record(learner, pending, question, card, text[:MAX_ANSWER_CHARS], now, rating,
                                  marking.score, marking.hits, tuple(p.id for p in marking.misses))
         buttons = [NEXT]
         if not marking.passed and pending.mode != "extra":
@@ -808,23 +817,24 @@ class Engine(CohortDesk):
                 if truncated else "")
         return [Feedback(question, marking, review_id, _kb(buttons), note)]
 
-    def _choose(self, learner: Learner, pending: Pending, question: Question, option: int) -> list[Reply]:
+    def _choose(self, learner: Learner, pending: Pending, question: Question, option: int,
+                card: CardRow | None) -> list[Reply]:
         now = self.now()
         correct = option == question.answer
         assert question.answer is not None
-        self._record(learner, pending, question, question.options[option], now, rating_for(correct=correct),
+        self._record(learner, pending, question, card, question.options[option], now, rating_for(correct=correct),
                      1.0 if correct else 0.0, ("correct",) if correct else (), () if correct else ("correct",))
         verdict = "✅ Correct!" if correct else f"❌ Not quite. The answer is: {question.options[question.answer]}"
         text = verdict + (f"\n{question.explanation}" if question.explanation else "")
         return [Message(text, _kb([NEXT, STOP]))]
 
-    def _record(self, learner: Learner, pending: Pending, question: Question, answer: str, now: datetime,
-                rating: Rating, score: float, hits: tuple[str, ...], misses: tuple[str, ...]) -> int:
+    def _record(self, learner: Learner, pending: Pending, question: Question, card: CardRow | None, answer: str,
+                now: datetime, rating: Rating, score: float, hits: tuple[str, ...], misses: tuple[str, ...]) -> int:
+        """Append the review; unless it was extra practice, move `card` (None: a new one) on the schedule."""
         extra = pending.mode == "extra"
         card_before = card_after = due_after = logd = None
         if not extra:
-            existing = self.store.card(learner.id, question.id)
-            card_before = existing.card if existing else self.scheduler.new_card(question.id, now)
+            card_before = card.card if card else self.scheduler.new_card(question.id, now)
             card_after, due_after, logd = self.scheduler.review(card_before, rating, now)
         return int(self.store.record_review(NewReview(
             learner_id=learner.id, question_id=question.id, topic=question.topic,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Learner", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview", "Reminder", "OutboxItem", "Cohort",
+__all__ = ["Learner", "Arrival", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview", "Reminder", "OutboxItem", "Cohort",
            "Broadcast"]
 
 
@@ -90,6 +90,22 @@ class Pending:
     asked_at: datetime
     poll_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A learner as they act, read in one go: what answering needs without asking the store again.
+
+    `pending` is the question they are answering (if any) and `card` their card for it (None:
+    a new question, or nothing pending); `drafting` says a broadcast of theirs waits for its
+    message; `backed_off` is their reminder as it was if it had backed off (activity resets it).
+    """
+
+    learner: Learner
+    pending: Pending | None = None
+    card: CardRow | None = None
+    drafting: bool = False
+    backed_off: Reminder | None = None
 
 
 @dataclass(frozen=True)
