@@ -15,18 +15,23 @@ error handler's apology, and what it had committed stays committed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+import os
+import pickle
+import socket
+import struct
+import traceback
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
 from bot.tutor.engine import Action, Engine, Reply, Who
 
-__all__ = ["EngineRunner", "EngineSpec", "ProcessRunner", "ThreadRunner"]
+__all__ = ["EngineRunner", "EngineSpec", "ProcessRunner", "ThreadRunner", "WorkerDied"]
 
 log = logging.getLogger(__name__)
 
@@ -89,79 +94,162 @@ class EngineSpec:
         return engine
 
 
-_worker_engine: Engine | None = None  # one per worker process
+class WorkerDied(RuntimeError):
+    """An engine worker process exited while handling the call (what it had committed stays)."""
 
 
-def _init_worker(spec: EngineSpec) -> None:
-    global _worker_engine
-    _worker_engine = spec.build()
+class RemoteError(RuntimeError):
+    """An exception raised in a worker that could not be sent back as itself."""
 
 
-def _ready() -> bool:
-    return _worker_engine is not None
+def _serve(conn: Connection, spec: EngineSpec) -> None:
+    """A worker process: build the engine, then answer (call id, who, action) until the pipe closes."""
+    engine = spec.build()
+    conn.send(None)  # ready
+    while True:
+        try:
+            call_id, who, action = conn.recv()
+        except (EOFError, OSError):
+            return  # the bot closed the pipe: shut down
+        try:
+            reply: tuple[str, Any, str] = ("ok", engine.handle(who, action), "")
+        except Exception as exc:  # raised in the bot, with this process's traceback as a note
+            reply = ("error", exc, "".join(traceback.format_exception(exc)).rstrip())
+        try:
+            conn.send((call_id, reply))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            conn.send((call_id, ("error", RemoteError(f"the {reply[0]} result could not be sent back: {exc!r}"),
+                                 reply[2])))
 
 
-def _handle(who: Who, action: Action) -> list[Reply]:
-    assert _worker_engine is not None, "the worker's initializer builds the engine"
-    return _worker_engine.handle(who, action)
+@dataclass
+class _Worker:
+    """One worker process and the bot's end of its pipe (asyncio streams: no helper threads)."""
+
+    process: Any
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    calls: dict[int, asyncio.Future[list[Reply]]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+    dead: bool = False
 
 
 class ProcessRunner:
-    """`Engine.handle` in `workers` processes (spawned, so nothing of the parent's state is shared)."""
+    """`Engine.handle` in `workers` spawned processes, each with its own Engine and Store.
+
+    Calls go to the worker with the fewest in flight over a socket pair, framed as
+    multiprocessing's Connection frames them (a 4-byte length, then the pickle), so the bot
+    reads and writes them with asyncio and no helper threads. A worker that exits fails its
+    calls in flight with `WorkerDied` and is replaced.
+    """
 
     def __init__(self, content_dir: Path, database_url: str, workers: int) -> None:
         if workers < 1:
             raise ValueError("a ProcessRunner needs at least one worker")
         self.content_dir, self.database_url, self.workers = content_dir, database_url, workers
         self._spec: EngineSpec | None = None
-        self._pool: ProcessPoolExecutor | None = None
-        self._restarting = asyncio.Lock()
+        self._workers: list[_Worker] = []
+        self._ids = itertools.count(1)
+        self._closing = False
+        self._ready = asyncio.Event()
 
     async def start(self, engine: Engine) -> None:
-        """Start the workers like `engine` (its settings and deep-link base) and wait until each is ready."""
+        """Start the workers like `engine` (its settings and deep-link base); return when each is ready."""
         self._spec = EngineSpec.like(engine, self.content_dir, self.database_url)
-        await self._restart(None)
+        self._workers = list(await asyncio.gather(*(self._spawn() for _ in range(self.workers))))
+        self._ready.set()
+        log.info("engine: %d worker process%s ready", self.workers, "" if self.workers == 1 else "es")
 
-    async def _restart(self, broken: ProcessPoolExecutor | None) -> None:
-        async with self._restarting:
-            if self._pool is not broken:
-                return  # another call has replaced them already
-            pool = self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                initargs=(self._spec,))
-            if broken is not None:
-                broken.shutdown(wait=False, cancel_futures=True)
-            # Start every worker now (bank, grader warm-up), not on the first learners' answers.
-            await asyncio.gather(*(asyncio.wrap_future(pool.submit(_ready)) for _ in range(self.workers)))
-            log.info("engine: %d worker process%s ready", self.workers, "" if self.workers == 1 else "es")
+    async def _spawn(self) -> _Worker:
+        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no copied locks, loops or connections
+        ours, theirs = ctx.Pipe(duplex=True)
+        process = ctx.Process(target=_serve, args=(theirs, self._spec), name="tutor-engine", daemon=True)
+        process.start()
+        theirs.close()
+        sock = socket.socket(fileno=os.dup(ours.fileno()))
+        ours.close()
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=2**26)
+        worker = _Worker(process, reader, writer)
+        try:
+            await self._read(worker)  # the ready frame, once the bank is loaded and the grader warm
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            writer.close()
+            await asyncio.to_thread(process.join, 5)
+            raise RuntimeError(f"an engine worker failed to start (exit code {process.exitcode})") from exc
+        worker.task = asyncio.create_task(self._results(worker), name="engine-worker-results")
+        return worker
 
-    def _submit(self, who: Who, action: Action) -> tuple[ProcessPoolExecutor, Future[list[Reply]]]:
-        pool = self._pool
-        if pool is None:
-            raise RuntimeError("the engine workers are not running (start() first)")
-        return pool, pool.submit(_handle, who, action)
+    @staticmethod
+    async def _read(worker: _Worker) -> Any:
+        (size,) = struct.unpack("!i", await worker.reader.readexactly(4))
+        if size == -1:
+            (size,) = struct.unpack("!Q", await worker.reader.readexactly(8))
+        return pickle.loads(await worker.reader.readexactly(size))
+
+    async def _results(self, worker: _Worker) -> None:
+        """Deliver each result to its caller; when the worker exits, fail its calls and replace it."""
+        try:
+            while True:
+                call_id, (status, value, remote_traceback) = await self._read(worker)
+                future = worker.calls.pop(call_id, None)
+                if future is not None and not future.done():
+                    if status == "ok":
+                        future.set_result(value)
+                    else:
+                        value.add_note(f"In the engine worker process:\n{remote_traceback}")
+                        future.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        worker.dead = True  # before any await: no new call is sent to it
+        for future in worker.calls.values():
+            if not future.done():
+                future.set_exception(WorkerDied("the engine worker exited while handling this update"))
+        worker.calls.clear()
+        worker.writer.close()
+        if self._closing:
+            return
+        await asyncio.to_thread(worker.process.join, 5)
+        if worker.process.is_alive():
+            worker.process.kill()
+        log.error("engine: a worker process exited (code %s); starting a new one", worker.process.exitcode)
+        self._ready.clear()
+        try:
+            replacement = await self._spawn()
+            self._workers = [replacement if w is worker else w for w in self._workers]
+        except Exception:
+            log.exception("engine: could not start a new worker process")
+        finally:
+            self._ready.set()
 
     async def handle(self, who: Who, action: Action) -> list[Reply]:
-        try:
-            pool, future = self._submit(who, action)
-        except BrokenProcessPool:  # a worker died earlier: this action has not run; run it on new workers
-            log.error("engine: a worker process died; starting new ones")
-            await self._restart(self._pool)
-            pool, future = self._submit(who, action)
-        try:
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool:  # died while handling this one (it may or may not have committed)
-            log.error("engine: a worker process died while handling an update; starting new ones")
-            await self._restart(pool)
-            raise
+        await self._ready.wait()
+        live = [w for w in self._workers if not w.dead]
+        if self._closing or not live:
+            raise WorkerDied("no engine worker is running")
+        worker = min(live, key=lambda w: len(w.calls))
+        call_id = next(self._ids)
+        future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
+        worker.calls[call_id] = future
+        data = pickle.dumps((call_id, who, action), protocol=pickle.HIGHEST_PROTOCOL)
+        worker.writer.write(struct.pack("!i", len(data)) + data)
+        return await future
 
     async def close(self) -> None:
-        """Let the workers finish what they are doing, then stop them."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, True)
+        """Let the workers finish their calls in flight, then stop them."""
+        self._closing = True
+        pending = [f for w in self._workers for f in w.calls.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=30)
+        for worker in self._workers:
+            worker.writer.close()  # the worker reads EOF and exits
+        for worker in self._workers:
+            await asyncio.to_thread(worker.process.join, 10)
+            if worker.process.is_alive():
+                worker.process.kill()
+            if worker.task is not None:
+                await worker.task
+        self._workers = []
 
     def pids(self) -> list[int]:
-        """The worker processes' ids (for tests and operators)."""
-        processes: dict[int, Any] = getattr(self._pool, "_processes", None) or {}
-        return sorted(processes)
+        """The worker processes' ids (for operators and tests)."""
+        return [w.process.pid for w in self._workers]

@@ -150,7 +150,9 @@ async def test_broadcast_to_1000_members_is_paced_honours_429_and_reports_blocke
         fake: FakeBotAPI, db: Store, bank: QuestionBank) -> None:
     app = app_for(fake, db, bank, lambda: datetime.now(timezone.utc), rate=100.0)
     async with running(app):
-        await say(fake, TUTOR, "/newcohort Level 3 Spring")
+        [created] = await say(fake, TUTOR, "/newcohort Level 3 Spring")
+        assert "https://t.me/" in created.text  # the join link: sent without a link preview
+        assert created.params["link_preview_options"] == {"is_disabled": True}
         cohort = db.cohorts()[0]
         ids = add_members(db, cohort.id, 1000)
         blocked = [50_010, 50_500, 50_990]

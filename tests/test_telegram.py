@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,12 @@ from sqlalchemy import func, select
 
 from bot.channels import telegram as tg
 from bot.channels.telegram import build_application, webhook_options
-from bot.config import Settings
+from bot.config import DEFAULT_CONTENT_DIR, Settings
 from bot.store import Store
 from bot.store import schema as s
 from bot.tutor.bank import Question, QuestionBank
 from bot.tutor.engine import COMMANDS, Engine
+from bot.workers import ProcessRunner
 from tests.fakebot import Call, FakeBotAPI, User, fakebot, running  # noqa: F401
 
 AMIRA = User(1001, "Amira", "Khan", username="amira")
@@ -151,6 +154,7 @@ async def test_new_learner_whole_loop(fake: FakeBotAPI, store: Store, bank: Ques
         assert [label for label, _ in feedback.buttons] == ["Next ▶", "I was right", "Stop"]
         assert [d.split(":")[0] for _, d in feedback.buttons] == ["next", "override", "stop"]
         assert all(len(d.encode()) <= 64 for _, d in feedback.buttons)
+        assert "link_preview_options" not in feedback.params  # nothing to preview, nothing to switch off
         assert len(store.reviews(learner_id(store, AMIRA))) == 1
 
         answer, [ask2] = await press(fake, AMIRA, "next:")
@@ -158,6 +162,27 @@ async def test_new_learner_whole_loop(fake: FakeBotAPI, store: Store, bank: Ques
         assert "Type your answer" in ask2.text
         assert question_of(store, bank, AMIRA).id != question.id
     assert store.find_learner("telegram", str(AMIRA.id)).display_name == "Amira Khan"  # type: ignore[union-attr]
+
+
+async def test_whole_loop_with_the_engine_in_a_worker_process(fake: FakeBotAPI, sqlite_url: str,
+                                                             bank: QuestionBank) -> None:
+    """As `run_bot` runs it: the engine in a worker process, on the same database file as the bot."""
+    store = Store.open(sqlite_url)
+    try:
+        engine = Engine(bank, store, clock=lambda: datetime.now(timezone.utc))
+        runner = ProcessRunner(DEFAULT_CONTENT_DIR, sqlite_url, workers=1)
+        async with running(build_application(settings_for(fake), engine, store, runner=runner)):
+            assert runner.pids() and os.getpid() not in runner.pids()
+            await start(fake, AMIRA)
+            question = question_of(store, bank, AMIRA)
+            [feedback] = await say(fake, AMIRA, partial_answer(question))
+            assert f"✅ {question.marking_points[0].text}" in feedback.text and "Model answer:" in feedback.text
+            assert len(store.reviews(learner_id(store, AMIRA))) == 1
+            [hint] = await say(fake, AMIRA, "/nonsense")
+            assert "I don't know /nonsense" in hint.text
+        assert runner.pids() == []  # post_shutdown stopped the workers
+    finally:
+        store.close()
 
 
 async def test_start_payload_reaches_the_engine(fake: FakeBotAPI, db: Store, bank: QuestionBank,

@@ -20,6 +20,7 @@ import asyncio
 import html
 import logging
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -474,14 +475,21 @@ async def _send_replies(context: Context, chat_id: int, who: Who | None, replies
             return
 
 
+# What Telegram would turn into a link with a preview: a URL, or a bare domain such as ico.org.uk.
+_LINK = re.compile(r"https?://|www\.|\b[\w-]+\.(?:[a-z]{2,}\.)?(?:uk|com|org|net|gov|io|me|info|co)\b", re.IGNORECASE)
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
 async def _send_text(context: Context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Any:
     parts = split_text(text)
     sent = None
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
+        # No link previews: only a message with a link gets the option (the rest have nothing to preview).
+        preview = _NO_PREVIEW if _LINK.search(part) else None
         sent = await send_with_retry(lambda: context.bot.send_message(
             chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None,
-            link_preview_options=LinkPreviewOptions(is_disabled=True)), context.bot_data["store"], chat_id)
+            link_preview_options=preview), context.bot_data["store"], chat_id)
         if sent is None:
             return None
     return sent
