@@ -145,7 +145,8 @@ def normalise(text: str) -> str:
         if w.endswith("n't"):
             out.append(w[:-3] + " not")
             continue
-        w = _CONTRACTION_TAILS.sub("", w)
+        if "'" in w:
+            w = _CONTRACTION_TAILS.sub("", w)
         w = _TEXTSPEAK.get(w, w)
         out.append(_uk_us(w) if w.isalpha() else w)
     return " ".join(out)
@@ -502,6 +503,9 @@ def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
+_DECIMAL = re.compile(r"\d+(?:\.\d+)?")
+
+
 def _numbers(words: list[str]) -> list[str]:
     """Turn number words into digits and quantities into single 'q:dim:value' words."""
     out: list[str] = []
@@ -511,7 +515,7 @@ def _numbers(words: list[str]) -> list[str]:
         w = words[i]
         val: float | None = None
         j = i
-        if re.fullmatch(r"\d+(?:\.\d+)?", w):
+        if w[:1].isdigit() and _DECIMAL.fullmatch(w):
             val = float(w)
             j = i + 1
         elif w in _UNITS and w not in ("once", "twice") and not (w == "one" and not (i + 1 < n and (words[i + 1] in UNIT_WORDS or words[i + 1] in _UNIT_FILLERS or words[i + 1] == "out"))):
@@ -540,7 +544,7 @@ def _numbers(words: list[str]) -> list[str]:
             if k < n and words[k] in ("every", "each", "all", "the"):
                 k += 1
             if k < n:
-                den = float(words[k]) if re.fullmatch(r"\d+(?:\.\d+)?", words[k]) else _UNITS.get(words[k])
+                den = float(words[k]) if _DECIMAL.fullmatch(words[k]) else _UNITS.get(words[k])
                 if den:
                     out.append(f"q:p:{_fmt(round(val * 100 / den, 1))}")
                     i = k + 1
