@@ -1,7 +1,7 @@
 """Answers per second through the whole stack, against a bare PTB echo bot on the same fake server.
 
     .venv/bin/python benchmarks/bot_throughput.py [--answers 500] [--rounds 5] [--server process|inline]
-                                                  [--database sqlite|URL] [--latency 0.03]
+                                                  [--database sqlite|postgresql] [--latency 0.03]
 
 Ours: fake Bot API -> getUpdates -> PTB -> handler -> engine (grader, SRS) -> store -> sendMessage
 with the marked feedback. Echo: fake Bot API -> getUpdates -> PTB -> handler -> sendMessage with
@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -47,6 +46,8 @@ from bot.store import Store  # noqa: E402
 from bot.tutor.bank import load_bank  # noqa: E402
 from bot.tutor.engine import Answer, Engine, Next, Who  # noqa: E402
 from tests.fakebot import FakeBotAPI, User, running  # noqa: E402
+
+from _bulk import throwaway_store  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 FEEDBACK = "Model answer"  # in every reply to a free-text answer
 Batch = list[tuple[int, str]]  # (user id, text) per learner
@@ -142,10 +143,14 @@ def _echo_app(server: Any, concurrent: int | bool) -> Application:  # type: igno
 
 async def bench(n: int, rounds: int, database: str, concurrency: int, latency: float, inline: bool,
                 workers: int | None) -> None:
+    with throwaway_store(database) as store:  # a temp file, or a throwaway PostgreSQL database
+        await _bench(store, n, rounds, concurrency, latency, inline, workers)
+
+
+async def _bench(store: Store, n: int, rounds: int, concurrency: int, latency: float, inline: bool,
+                 workers: int | None) -> None:
     bank = load_bank(ROOT / "content")
-    tmp = tempfile.TemporaryDirectory()
-    url = f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}" if database == "sqlite" else database
-    store = Store.open(url)
+    url = store.engine.url.render_as_string(hide_password=False)
     settings = Settings(database_url=url, engine_workers=workers)
     workers = settings.workers()  # as run_bot decides (ENGINE_WORKERS, cores, database)
     engine = Engine(bank, store, clock=lambda: datetime.now(timezone.utc), new_per_day=1000)
@@ -191,8 +196,6 @@ async def bench(n: int, rounds: int, database: str, concurrency: int, latency: f
                     rates[name].append(n / await server.round(batch, reply_contains))
     finally:
         await server.close()
-        store.close()
-        tmp.cleanup()
 
     print(f"{n} answers x {rounds} rounds, database {store.dialect}, fake server "
           f"{'on the same event loop' if inline else 'in its own process'}, "
@@ -216,7 +219,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per bot (alternating)")
     parser.add_argument("--server", choices=("process", "inline"), default="process",
                         help="the fake Bot API in its own process (default) or on the bot's event loop")
-    parser.add_argument("--database", default="sqlite", help="'sqlite' (a temp file) or a database URL")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="a temp SQLite file, or a throwaway database on TEST_POSTGRES_URL's server")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                         help="the tutor bot's concurrent updates (build_application's concurrent_updates)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds the fake adds to each call (RTT)")

@@ -52,14 +52,15 @@ class Settings:
         """Engine worker processes for the bot (0: threads in the bot's own process).
 
         Unless ENGINE_WORKERS says: none on one core; with more, one on SQLite (one writer at
-        a time) and up to four on PostgreSQL, leaving a core for the event loop.
+        a time) and two to four on PostgreSQL (an engine there mostly waits for the database,
+        so two share a core well), leaving a core for the event loop from four cores up.
         """
         if self.engine_workers is not None:
             return self.engine_workers
         cpus = cpus or os.cpu_count() or 1
         if cpus < 2:
             return 0
-        return 1 if self.is_sqlite else min(4, cpus - 1)
+        return 1 if self.is_sqlite else max(2, min(4, cpus - 1))
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:

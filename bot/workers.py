@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import struct
 import traceback
@@ -104,6 +105,8 @@ class RemoteError(RuntimeError):
 
 def _serve(conn: Connection, spec: EngineSpec) -> None:
     """A worker process: build the engine, then answer (call id, who, action) until the pipe closes."""
+    # Ctrl-C reaches the whole process group: the bot shuts down and closes the pipe; finish the call first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = spec.build()
     conn.send(None)  # ready
     while True:

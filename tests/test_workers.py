@@ -119,5 +119,5 @@ def test_worker_count_follows_the_settings_cores_and_database() -> None:
     sqlite, pg = Settings(), Settings(database_url="postgresql+psycopg://u@h/db")
     assert sqlite.workers(cpus=1) == 0 and pg.workers(cpus=1) == 0  # one core: threads
     assert sqlite.workers(cpus=8) == 1  # SQLite writes one at a time
-    assert pg.workers(cpus=2) == 1 and pg.workers(cpus=8) == 4
+    assert pg.workers(cpus=2) == 2 and pg.workers(cpus=4) == 3 and pg.workers(cpus=8) == 4
     assert Settings(engine_workers=0).workers(cpus=8) == 0 and Settings(engine_workers=3).workers(cpus=1) == 3

@@ -158,6 +158,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._upsert_card = _UPSERT_CARD[engine.dialect.name]
+        self._read_options = {"read": True} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -179,9 +180,10 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A connection for reads: on SQLite no explicit BEGIN (each SELECT sees committed data)."""
+        """A connection for reads outside a transaction: each SELECT sees committed data, and there
+        is no BEGIN (SQLite) or ROLLBACK round trip (PostgreSQL, in autocommit) to pay for it."""
         with self.engine.connect() as conn:
-            yield conn.execution_options(read=True)
+            yield conn.execution_options(**self._read_options)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
