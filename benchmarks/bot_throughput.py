@@ -207,7 +207,8 @@ async def _bench(store: Store, n: int, rounds: int, concurrency: int, latency: f
         rate = statistics.median(rates[name])
         print(f"  {label:30} {rate:8.1f}/s  ({1000 / rate:.2f} ms each)  "
               f"rounds: {', '.join(f'{x:.0f}' for x in rates[name])}")
-    ratios = [max(rates["echo sequential"][r], rates["echo concurrent 64"][r]) / rates["ours"][r] for r in range(rounds)]
+    ratios = [max(rates["echo sequential"][r], rates["echo concurrent 64"][r]) / rates["ours"][r]
+              for r in range(rounds)]
     ratio = statistics.median(ratios)
     print(f"  cost per answer vs the faster echo bot, round by round: {', '.join(f'{x:.2f}' for x in ratios)}")
     print(f"  median {ratio:.2f}x (goal <= 2x): {'OK' if ratio <= 2 else 'OVER'}")

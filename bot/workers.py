@@ -117,12 +117,21 @@ def _serve(conn: Connection, spec: EngineSpec) -> None:
         try:
             reply: tuple[str, Any, str] = ("ok", engine.handle(who, action), "")
         except Exception as exc:  # raised in the bot, with this process's traceback as a note
-            reply = ("error", exc, "".join(traceback.format_exception(exc)).rstrip())
+            reply = ("error", _portable(exc), "".join(traceback.format_exception(exc)).rstrip())
         try:
             conn.send((call_id, reply))
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        except Exception as exc:  # a reply that does not pickle: say so instead of dying
             conn.send((call_id, ("error", RemoteError(f"the {reply[0]} result could not be sent back: {exc!r}"),
                                  reply[2])))
+
+
+def _portable(exc: Exception) -> Exception:
+    """`exc` if it survives a pickle round trip (some library exceptions do not), else a RemoteError."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RemoteError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 @dataclass
@@ -203,6 +212,9 @@ class ProcessRunner:
                         future.set_exception(value)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except Exception:  # a frame we cannot read: the pipe is out of step, so this worker is done
+            log.exception("engine: unreadable reply from a worker process; stopping it")
+            worker.process.kill()
         worker.dead = True  # before any await: no new call is sent to it
         for future in worker.calls.values():
             if not future.done():

@@ -18,7 +18,7 @@ from bot.config import DEFAULT_CONTENT_DIR, Settings
 from bot.store import Store
 from bot.tutor.bank import QuestionBank
 from bot.tutor.engine import Answer, AskQuestion, Engine, Feedback, Help, Message, Next, Stats, Who
-from bot.workers import ProcessRunner
+from bot.workers import ProcessRunner, RemoteError, _portable
 
 ZOE = Who("telegram", "7007", "Zoe", 7007)
 
@@ -121,3 +121,18 @@ def test_worker_count_follows_the_settings_cores_and_database() -> None:
     assert sqlite.workers(cpus=8) == 1  # SQLite writes one at a time
     assert pg.workers(cpus=2) == 2 and pg.workers(cpus=4) == 3 and pg.workers(cpus=8) == 4
     assert Settings(engine_workers=0).workers(cpus=8) == 0 and Settings(engine_workers=3).workers(cpus=1) == 3
+
+
+class _Picky(Exception):
+    """An exception whose pickle does not load again (its __init__ wants two arguments)."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(a)
+        self.b = b
+
+
+def test_an_exception_that_would_not_unpickle_in_the_bot_is_sent_as_a_remote_error() -> None:
+    plain = ValueError("bad value")
+    assert _portable(plain) is plain
+    sent = _portable(_Picky("no such table", "x"))
+    assert isinstance(sent, RemoteError) and str(sent) == "_Picky: no such table"

@@ -94,7 +94,7 @@ CHANNEL = "telegram"
 CALLBACK_DATA_MAX = 64  # bytes, Telegram's limit
 TOAST_MAX = 200  # answerCallbackQuery text
 SEND_RETRIES = 3
-DEFAULT_CONCURRENCY = 16  # updates in flight (one learner's always in order); see benchmarks/bot_throughput.py
+DEFAULT_CONCURRENCY = 8  # updates in flight (one learner's always in order): see the README's benchmark figures
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER,
                    Update.MY_CHAT_MEMBER]
 
