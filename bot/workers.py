@@ -164,6 +164,7 @@ class ProcessRunner:
         self._ids = itertools.count(1)
         self._closing = False
         self._ready = asyncio.Event()
+        self._replacing = asyncio.Lock()
 
     async def start(self, engine: Engine) -> None:
         """Start the workers like `engine` (its settings and deep-link base); return when each is ready."""
@@ -227,18 +228,29 @@ class ProcessRunner:
         if worker.process.is_alive():
             worker.process.kill()
         log.error("engine: a worker process exited (code %s); starting a new one", worker.process.exitcode)
-        self._ready.clear()
-        try:
-            replacement = await self._spawn()
-            self._workers = [replacement if w is worker else w for w in self._workers]
-        except Exception:
-            log.exception("engine: could not start a new worker process")
-        finally:
-            self._ready.set()
+        await self._replace(worker)
+
+    async def _replace(self, worker: _Worker) -> None:
+        """Start a worker in place of `worker` (calls wait meanwhile); if it cannot start, log why."""
+        async with self._replacing:
+            if worker not in self._workers or self._closing:
+                return  # replaced already
+            self._ready.clear()
+            try:
+                replacement = await self._spawn()
+                self._workers = [replacement if w is worker else w for w in self._workers]
+            except Exception:
+                log.exception("engine: could not start a new worker process")
+            finally:
+                self._ready.set()
 
     async def handle(self, who: Who, action: Action) -> list[Reply]:
         await self._ready.wait()
         live = [w for w in self._workers if not w.dead]
+        if not live and not self._closing:  # every replacement failed so far: try once more now
+            for dead in [w for w in self._workers if w.dead]:
+                await self._replace(dead)
+            live = [w for w in self._workers if not w.dead]
         if self._closing or not live:
             raise WorkerDied("no engine worker is running")
         worker = min(live, key=lambda w: len(w.calls))

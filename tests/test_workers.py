@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ from bot.config import DEFAULT_CONTENT_DIR, Settings
 from bot.store import Store
 from bot.tutor.bank import QuestionBank
 from bot.tutor.engine import Answer, AskQuestion, Engine, Feedback, Help, Message, Next, Stats, Who
-from bot.workers import ProcessRunner, RemoteError, _portable
+from bot.workers import ProcessRunner, RemoteError, WorkerDied, _portable
 
 ZOE = Who("telegram", "7007", "Zoe", 7007)
 
@@ -85,6 +86,28 @@ async def test_a_worker_that_dies_is_replaced_and_the_next_update_is_handled(run
     assert second != first
     replies = await runner.handle(ZOE, Next())
     assert any(isinstance(r, AskQuestion) for r in replies)
+
+
+async def test_workers_come_back_once_they_can_start_again(db: Store, bank: QuestionBank, sqlite_url: str,
+                                                          tmp_path: Any) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(DEFAULT_CONTENT_DIR, content)
+    r = ProcessRunner(content, sqlite_url, workers=1)
+    await r.start(Engine(bank, db, clock=lambda: datetime.now(timezone.utc)))
+    try:
+        kpis = content / "kpis.yaml"
+        good = kpis.read_text(encoding="utf-8")
+        kpis.write_text("questions: [", encoding="utf-8")  # a replacement cannot load the bank now
+        [first] = r.pids()
+        os.kill(first, signal.SIGKILL)
+        await until(lambda: all(w.dead for w in r._workers))
+        with pytest.raises(WorkerDied):
+            await r.handle(ZOE, Next())  # refused, politely upstream, not hung
+        kpis.write_text(good, encoding="utf-8")
+        replies = await r.handle(ZOE, Next())  # the next call starts a worker again
+        assert any(isinstance(x, AskQuestion) for x in replies) and r.pids() != [first]
+    finally:
+        await r.close()
 
 
 async def test_a_worker_error_reaches_the_caller_with_the_workers_traceback(runner: ProcessRunner,
