@@ -280,3 +280,7 @@ class ProcessRunner:
     def pids(self) -> list[int]:
         """The worker processes' ids (for operators and tests)."""
         return [w.process.pid for w in self._workers]
+
+    def running(self) -> int:
+        """How many workers are up (a dead one counts until its replacement is ready)."""
+        return sum(1 for w in self._workers if not w.dead)

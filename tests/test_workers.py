@@ -100,7 +100,7 @@ async def test_workers_come_back_once_they_can_start_again(db: Store, bank: Ques
         kpis.write_text("questions: [", encoding="utf-8")  # a replacement cannot load the bank now
         [first] = r.pids()
         os.kill(first, signal.SIGKILL)
-        await until(lambda: all(w.dead for w in r._workers))
+        await until(lambda: r.running() == 0)
         with pytest.raises(WorkerDied):
             await r.handle(ZOE, Next())  # refused, politely upstream, not hung
         kpis.write_text(good, encoding="utf-8")
