@@ -45,6 +45,7 @@ POLL_EXPLANATION_MAX = 200
 MAX_FILE_BYTES = 1_000_000
 MAX_POINTS = 8
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
+LEVELS = (1, 2, 3)  # optional `level:` on a question: recall, explain/apply, scenario/evaluate
 # Inline buttons carry an option's text; keep it readable on a phone.
 BUTTON_OPTION_MAX = 200
 
@@ -79,6 +80,13 @@ class Question:
     answer: int | None = None
     unit: str = ""
     source: str = ""  # "file:line", for messages
+    # 1 = definition or recall, 2 = explain or apply, 3 = scenario or evaluate.
+    # Optional in the YAML; when absent it follows the type (choice 1, free text 2).
+    level: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.level:
+            object.__setattr__(self, "level", 1 if self.type is QuestionType.CHOICE else 2)
 
     @property
     def is_choice(self) -> bool:
@@ -257,7 +265,7 @@ def _read_yaml(path: Path, out: _Collector) -> _Node | None:
 
 
 _TOPIC_KEYS = {"topic", "title", "unit", "questions"}
-_COMMON_Q_KEYS = {"id", "type", "prompt", "explanation", "unit"}
+_COMMON_Q_KEYS = {"id", "type", "prompt", "explanation", "unit", "level"}
 _FREE_KEYS = _COMMON_Q_KEYS | {"marking_points", "pass_mark", "model_answer"}
 _CHOICE_KEYS = _COMMON_Q_KEYS | {"options", "answer"}
 _POINT_KEYS = {"id", "text", "accept"}
@@ -367,6 +375,13 @@ def _question(qnode: _Node, index: int, topic: str, unit: str, out: _Collector) 
     prompt = _text(m, "prompt", out, "", qnode.line, required=True, label=label)
     explanation = _text(m, "explanation", out, "", qnode.line, required=False, label=label)
     q_unit = _text(m, "unit", out, "", qnode.line, required=False, label=label) or unit
+    level = 0
+    if "level" in m:
+        lv = _int(m["level"], out, f"{label}level")
+        if lv is not None and lv not in LEVELS:
+            out.add(m["level"].line, f"{label}level", f"must be 1 (recall), 2 (explain or apply) or 3 (scenario or evaluate), got {lv}")
+        elif lv is not None:
+            level = lv
 
     points: list[MarkingPoint] = []
     pass_mark: int | None = None
@@ -454,6 +469,7 @@ def _question(qnode: _Node, index: int, topic: str, unit: str, out: _Collector) 
         answer=answer,
         unit=q_unit,
         source=f"{out.display}:{qnode.line}",
+        level=level,
     )
 
 
