@@ -185,6 +185,32 @@ class _Collector:
         self.problems.append(f"{where} {path}: {message}" if path else f"{where}: {message}")
 
 
+class _NoAliases(Exception):
+    """An anchor (&name) or alias (*name): refused, so nothing expands exponentially or loops."""
+
+    def __init__(self, mark: yaml.Mark, what: str) -> None:
+        super().__init__(what)
+        self.line = mark.line + 1
+        self.what = what
+
+
+class _SafeNoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases while composing (one pass, before any expansion).
+
+    A 549-byte "billion laughs" file otherwise takes exponential time to walk, and `x: &a [*a]`
+    is a node that contains itself. Question files never need either: write the value out.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _NoAliases(event.start_mark, f"alias *{event.anchor}")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _NoAliases(event.start_mark, f"anchor &{anchor}")
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
 def _to_nodes(node: yaml.Node, loader: yaml.SafeLoader, out: _Collector, path: str) -> _Node:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -236,13 +262,19 @@ def _read_yaml(path: Path, out: _Collector) -> _Node | None:
     if not text.strip() or all(l.strip().startswith("#") or not l.strip() for l in text.splitlines()):
         out.add(None, "", "file is empty")
         return None
-    loader = yaml.SafeLoader(text)
+    loader = _SafeNoAliasLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             out.add(None, "", "file is empty")
             return None
         return _to_nodes(root, loader, out, "")
+    except _NoAliases as exc:
+        out.add(exc.line, "", f"YAML anchors and aliases are not allowed ({exc.what}); write the value out in full")
+        return None
+    except RecursionError:
+        out.add(None, "", "YAML nested too deeply")
+        return None
     except yaml.MarkedYAMLError as exc:
         # The context mark is where the broken construct starts (an unclosed bracket's line);
         # the problem mark is where the parser gave up (often the end of the file).
