@@ -47,23 +47,56 @@ _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to date with Alembic (idempotent)."""
+    """Bring the schema up to date with Alembic (idempotent).
+
+    SQLite: foreign keys are off while migrating, since a table rebuild (batch mode) drops the old
+    table and a DROP with ON DELETE CASCADE would empty every child table; they are checked
+    afterwards. PostgreSQL: no statement timeout for the migration itself.
+    """
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction: PRAGMA foreign_keys is a no-op inside one
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise StoreError(f"migration left {len(broken)} rows with broken foreign keys")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 15.0,
+                 lock_timeout: float = 5.0, busy_timeout: float = 30.0) -> Engine:
+    """An engine that never waits forever, and whose errors never carry SQL parameters.
+
+    `hide_parameters`: a failed statement's message would otherwise include its parameters
+    (display names, chat ids, answers) and end up in the logs.
+    PostgreSQL: connect, statement, lock and idle-in-transaction timeouts, TCP keepalives and
+    a TCP user timeout (a dead peer is noticed in about half a minute), and a ping before each
+    checkout so the pool recovers when the database comes back.
+    SQLite: a busy timeout instead (one writer at a time), and secure_delete so erased rows do
+    not linger in free pages.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, hide_parameters=True,
+                               connect_args={"check_same_thread": False, "timeout": busy_timeout})
+        busy_ms = max(1, int(busy_timeout * 1000))
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -71,9 +104,10 @@ def _make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -85,7 +119,16 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("claim") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    options = (f"-c statement_timeout={int(statement_timeout * 1000)} -c lock_timeout={int(lock_timeout * 1000)}"
+               f" -c idle_in_transaction_session_timeout={int(max(60.0, 4 * statement_timeout) * 1000)}")
+    connect_args = {
+        "connect_timeout": max(2, round(connect_timeout)),  # libpq: whole seconds, 2 at least
+        "options": options,
+        "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+        "tcp_user_timeout": int((connect_timeout + statement_timeout + 10) * 1000),
+    }
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True,
+                         pool_timeout=connect_timeout + statement_timeout, connect_args=connect_args)
 
 
 # Statements on the answer path, built once (building a statement costs more than running it).
@@ -161,8 +204,15 @@ class Store:
         self._read_options = {"read": True} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        engine = _make_engine(url)
+    def open(cls, url: str, *, migrate: bool = True, connect_timeout: float = 5.0, statement_timeout: float = 15.0,
+             lock_timeout: float = 5.0, busy_timeout: float = 30.0) -> Store:
+        """Open (and by default migrate) the database at `url`; timeouts in seconds (`Settings.store_options()`).
+
+        Without migrating nothing connects yet (engine workers start without touching the
+        database); the first query then fails within `connect_timeout` if the database is silent.
+        """
+        engine = _make_engine(url, connect_timeout=connect_timeout, statement_timeout=statement_timeout,
+                              lock_timeout=lock_timeout, busy_timeout=busy_timeout)
         try:
             if migrate:
                 globals()["migrate"](engine)
