@@ -11,11 +11,14 @@ from hypothesis import strategies as st
 
 from bot.store import Store
 from bot.tutor.bank import MarkingPoint, Question, QuestionBank, QuestionType, Topic
-from bot.tutor.engine import (
-    Answer, AskQuestion, Chart, Choose, ConfirmForget, Document, Engine, Extra, Feedback, Forget, Help,
-    Message, Next, NotText, Override, Start, Stats, Stop, ToggleTopic, Topics, Unknown, Who, parse_button,
-    parse_command, question_key,
+from bot.tutor import buttons
+from bot.tutor.actions import (
+    Answer, CancelForget, Choose, ConfirmForget, Extra, Forget, Help, Next, NotText, Override, Remind, Start, Stats,
+    Stop, ToggleTopic, Topics, Unknown, Who, question_key,
 )
+from bot.tutor.commands import parse_command
+from bot.tutor.engine import Engine
+from bot.tutor.replies import AskQuestion, Chart, Document, Feedback, Message
 from bot.tutor.srs import day_bounds, learner_day, streaks
 
 from tests.conftest import Clock
@@ -66,7 +69,7 @@ def test_start_welcomes_mentions_privacy_and_asks_the_first_question(engine: Eng
     replies = engine.handle(ANN, Start())
     assert isinstance(replies[0], Message) and "/privacy" in replies[0].text
     offer = replies[1]
-    assert isinstance(offer, Message) and "remind:18:00" in [b.action for row in offer.buttons for b in row]
+    assert isinstance(offer, Message) and Remind("18:00") in [b.action for row in offer.buttons for b in row]
     assert ask(replies).header.startswith("New question")
 
 
@@ -88,7 +91,7 @@ def test_new_questions_mix_topics_and_stop_at_the_daily_limit(engine: Engine, cl
     assert seen == ["ta", "tb", "ta"]
     done = engine.handle(ANN, Next())[0]
     assert isinstance(done, Message) and "All done for now" in done.text
-    assert [b.action for row in done.buttons for b in row][0] == "extra:"
+    assert [b.action for row in done.buttons for b in row][0] == Extra()
 
 
 def test_due_reviews_come_first_most_overdue_first(engine: Engine, clock: Clock, store: Store) -> None:
@@ -168,7 +171,7 @@ def test_foreign_and_stale_overrides_change_nothing(engine: Engine, store: Store
     assert isinstance(refused, Message) and "can't be changed" in refused.text
     assert isinstance(engine.handle(ANN, Override(999999))[0], Message)
     assert not store.get_review(fb.review_id).overridden
-    assert parse_button("override:abc") is None and parse_button("garbage") is None
+    assert buttons.decode("override:abc") is None and buttons.decode("garbage") is None
 
 
 def test_choice_answers_and_stale_choices(engine: Engine, store: Store) -> None:
@@ -234,7 +237,7 @@ def test_privacy_export_and_forget(engine: Engine, store: Store) -> None:
     data = json.loads(doc.data)
     assert data["learners"][0]["external_id"] == "ann" and len(data["reviews"]) == 1
     confirm = engine.handle(ANN, Forget())[0]
-    assert isinstance(confirm, Message) and [b.action for row in confirm.buttons for b in row] == ["forget:yes", "forget:no"]
+    assert isinstance(confirm, Message) and [b.action for row in confirm.buttons for b in row] == [ConfirmForget(), CancelForget()]
     assert store.find_learner("shell", "ann") is not None  # nothing erased before confirming
     engine.handle(ANN, ConfirmForget())
     assert store.find_learner("shell", "ann") is None
