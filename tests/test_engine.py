@@ -19,7 +19,7 @@ from bot.tutor.actions import (
 from bot.tutor.commands import parse_command
 from bot.tutor.engine import Engine
 from bot.tutor.replies import AskQuestion, Chart, Document, Feedback, Message
-from bot.tutor.srs import day_bounds, learner_day, streaks
+from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, streaks
 
 from tests.conftest import Clock
 
@@ -174,14 +174,25 @@ def test_foreign_and_stale_overrides_change_nothing(engine: Engine, store: Store
     assert buttons.decode("override:abc") is None and buttons.decode("garbage") is None
 
 
-def test_choice_answers_and_stale_choices(engine: Engine, store: Store) -> None:
-    engine.handle(ANN, Next()); engine.handle(ANN, Answer("apologise and refund"))  # a1
-    engine.handle(ANN, Next()); engine.handle(ANN, Answer("report it"))  # b1
-    q = ask(engine.handle(ANN, Next())).question  # a2
-    engine.handle(ANN, Stop())
-    stale = engine.handle(ANN, Choose(question_key("a3"), 1))[0]
+def test_choice_answers_and_stale_choices(store: Store, clock: Clock) -> None:
+    bank = QuestionBank((Topic("ta", "A", "U", (choice("c1", "ta"), choice("c2", "ta"))),))
+    eng = Engine(bank, store, clock=clock)
+    asked = ask(eng.handle(ANN, Next()))
+    assert asked.question.id == "c1" and [b.action for row in asked.buttons for b in row] == [
+        Choose(question_key("c1"), i) for i in range(3)]
+    wrong = eng.handle(ANN, Choose(question_key("c1"), 0))[0]
+    assert isinstance(wrong, Message) and wrong.text.startswith("❌ Not quite. The answer is: Bravo") and wrong.toast
+    lid = store.find_learner("shell", "ann").id  # type: ignore[union-attr]
+    [review] = store.reviews(lid)
+    assert (review.question_id, review.kind, review.score, review.misses, review.answer) == (
+        "c1", "choice", 0.0, ("correct",), "Alpha")
+    again = eng.handle(ANN, Choose(question_key("c1"), 1))[0]  # the same button twice: answered already
+    assert isinstance(again, Message) and "already been answered or has expired" in again.text
+    assert ask(eng.handle(ANN, Next())).question.id == "c2"
+    eng.handle(ANN, Stop())
+    stale = eng.handle(ANN, Choose(question_key("c2"), 1))[0]  # stopped: the question has expired
     assert isinstance(stale, Message) and "already been answered or has expired" in stale.text
-    assert q.id == "a2"
+    assert len(store.reviews(lid)) == 1
 
 
 def test_typed_option_number_answers_a_choice_question(store: Store, clock: Clock) -> None:
@@ -302,9 +313,16 @@ def test_review_log_and_cards_stay_consistent(tmp_path_factory: pytest.TempPathF
             assert card.due == last.due_after
         else:
             assert card.due >= last.reviewed_at
-        # Each review starts from the state the previous one left (the log chains).
+        # Each review starts from the state the previous one left (the log chains): the first from a
+        # new card, the next from the previous review's card after its rating ("I was right": Good).
+        assert mine[0].card_before == Scheduler.new_card(qid, mine[0].reviewed_at)
         for prev, nxt in zip(mine, mine[1:]):
-            assert nxt.card_before is not None and nxt.reviewed_at >= prev.reviewed_at
+            assert prev.card_before is not None and prev.rating is not None and nxt.reviewed_at >= prev.reviewed_at
+            rating = Rating.Good if prev.overridden else Rating(prev.rating)
+            assert nxt.card_before == eng.scheduler.review(prev.card_before, rating, prev.reviewed_at)[0]
+        assert last.card_before is not None and last.rating is not None
+        rating = Rating.Good if last.overridden else Rating(last.rating)
+        assert card.card == eng.scheduler.review(last.card_before, rating, last.reviewed_at)[0]
     st_.close()
 
 

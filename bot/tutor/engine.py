@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import assert_never
 from zoneinfo import ZoneInfo
