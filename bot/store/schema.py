@@ -64,7 +64,7 @@ metadata = MetaData(
     }
 )
 TS = UTCDateTime()
-_learner_fk = dict(ondelete="CASCADE")
+_learner_fk: dict[str, Any] = dict(ondelete="CASCADE")
 
 learners = Table(
     "learners",
