@@ -100,7 +100,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     url = args.db or settings.database_url
-    Store.open(url, migrate=True).close()
+    Store.open(url, migrate=True, **settings.store_options()).close()
     print(f"{_redact(url)}: schema is up to date")
     return 0
 

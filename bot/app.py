@@ -49,7 +49,7 @@ class Services:
 def load_services(settings: Settings, *, database_url: str | None = None) -> Services:
     """Load the question bank (ContentError lists every problem), then open (and migrate) the store."""
     bank = load_bank(settings.content_dir)
-    return Services(bank, Store.open(database_url or settings.database_url))
+    return Services(bank, Store.open(database_url or settings.database_url, **settings.store_options()))
 
 
 def build_engine(settings: Settings, bank: QuestionBank, store: Store, *, clock: Clock = utc_now,
@@ -57,7 +57,7 @@ def build_engine(settings: Settings, bank: QuestionBank, store: Store, *, clock:
     """The engine as every entry point runs it; `warm` compiles each question's matcher now."""
     engine = Engine(bank, store, clock=clock, default_timezone=settings.default_timezone,
                     new_per_day=settings.new_per_day, desired_retention=settings.desired_retention,
-                    admins=admins, link_base=link_base)
+                    admins=admins, link_base=link_base, retention_days=settings.retention_days)
     if warm:
         engine.grader.warm(bank)  # not on a learner's first answer
     return engine

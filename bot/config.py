@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -55,15 +56,17 @@ class Settings:
 
     @property
     def telegram_api_base_url(self) -> str | None:
-        """PTB's `base_url` (the token is appended to it): `<server root>/bot`."""
-        return f"{self.telegram_base_url}/bot" if self.telegram_base_url else None
+        """PTB's `base_url` (the token is appended to it): `<server root>/bot`, whichever form was set."""
+        root = _api_root(self.telegram_base_url)
+        return f"{root}/bot" if root else None
 
     @property
     def telegram_file_base_url(self) -> str | None:
         """PTB's `base_file_url`: `<server root>/file/bot`."""
-        return f"{self.telegram_base_url}/file/bot" if self.telegram_base_url else None
+        root = _api_root(self.telegram_base_url)
+        return f"{root}/file/bot" if root else None
 
-    def store_options(self) -> dict[str, float]:
+    def store_options(self) -> dict[str, Any]:
         """Keyword arguments for `Store.open` (timeouts)."""
         return {"connect_timeout": self.db_connect_timeout, "statement_timeout": self.db_statement_timeout,
                 "lock_timeout": self.db_lock_timeout, "busy_timeout": self.db_busy_timeout}
@@ -71,6 +74,17 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _api_root(url: str | None) -> str | None:
+    """The server root of a Bot API URL given as the root or in PTB's `.../bot` form."""
+    if not url:
+        return None
+    root = url.rstrip("/")
+    for tail in ("/file/bot", "/bot"):
+        if root.endswith(tail):
+            return root[: -len(tail)]
+    return root
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:

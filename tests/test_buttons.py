@@ -6,7 +6,7 @@ import pytest
 
 from bot.tutor import buttons
 from bot.tutor.actions import (
-    AllTopics, BroadcastCancel, BroadcastConfirm, BroadcastPick, CancelForget, Choose, CloseCohort, ConfirmForget,
+    AllTopics, BroadcastCancel, BroadcastConfirm, BroadcastPick, BroadcastResend, CancelForget, Choose, CloseCohort, ConfirmForget,
     Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, Stats, Stop, ToggleTopic, question_key,
 )
 
@@ -17,6 +17,7 @@ EXAMPLES = [
     (Remind("18:00"), "remind:18:00"), (Remind("none"), "remind:none"), (Leave(3), "leave:3"),
     (RotateCode(4), "rotate:4"), (CloseCohort(5), "close:5"), (Dashboard(6), "dash:6"), (BroadcastPick(7), "bcpick:7"),
     (BroadcastConfirm(8), "bcyes:8"), (BroadcastCancel(9), "bcno:9"),
+    (BroadcastResend(10), "bcre:10"),
 ]
 
 
@@ -40,3 +41,10 @@ def test_junk_and_stale_data_decode_to_none(junk: str) -> None:
 def test_an_action_that_would_not_fit_64_bytes_has_no_data() -> None:
     assert buttons.encode(ToggleTopic("t" * 80)) is None
     assert buttons.encode(Remind("x" * 58)) is None and buttons.encode(Remind("x" * 57)) is not None
+
+
+@pytest.mark.parametrize("forged", ["override:99999999999999999999", "override:2147483648", "bcyes:9999999999",
+                                    "dash:" + "9" * 40, "choose:00000000:99999999999"])
+def test_forged_huge_ids_are_refused_not_raised(forged: str) -> None:
+    assert buttons.decode(forged) is None  # a refusal (an expired button), never OverflowError/DataError
+    assert buttons.decode("override:2147483647") == Override(2**31 - 1)

@@ -226,10 +226,16 @@ async def test_choice_question_is_a_quiz_poll(fake: FakeBotAPI, db: Store, bank:
         stats, _chart = await say(fake, AMIRA, "/stats", count=2, method=("sendMessage", "sendPhoto"))  # type: ignore[arg-type]
         assert "in total: 1" in stats.text
 
+        await say(fake, BEN, "/help")
         mark = fake.mark()
         fake.answer_poll(BEN, "poll-1", 0)  # someone else's poll (forwarded): refused, nothing recorded
         [refused] = await fake.wait_for("sendMessage", chat_id=BEN.id, since=mark)
         assert "already been answered" in refused.text
+        stranger = User(1003, "Stranger")  # a group member who never started the bot: no rows, no reply
+        fake.answer_poll(stranger, "poll-1", 0)
+        await say(fake, BEN, "/help")
+        await asyncio.sleep(0.3)
+        assert db.find_learner("telegram", str(stranger.id)) is None and not fake.find(chat_id=stranger.id)
     assert len(db.reviews(learner_id(db, AMIRA))) == 1
 
 

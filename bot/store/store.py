@@ -1056,6 +1056,22 @@ class Store:
                 out.setdefault(status, []).append(name or ext)
         return out
 
+    def requeue_failed(self, broadcast_id: int, now: datetime) -> int:
+        """"Resend to the failed": the broadcast's failed copies wait again, with a fresh retry budget.
+
+        The broadcast is sending again (its next final report comes once more). Returns how many."""
+        with self.claim_tx() as c:
+            n = c.execute(update(s.outbox).where(
+                s.outbox.c.broadcast_id == broadcast_id, s.outbox.c.status == "failed",
+                s.outbox.c.payload.is_not(None)).values(
+                status="waiting", attempts=0, first_failure_at=None, not_before=now, owner=None, error=None,
+                claimed_until=None, updated_at=now)).rowcount
+            if n:
+                c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id,
+                                                     s.broadcasts.c.status.in_(["done", "sending"]))
+                          .values(status="sending", finished_at=None))
+        return int(n)
+
     # ------------------------------------------------------------------ durable update inbox
 
     def inbox_put(self, update_id: int, chat_key: str, payload: dict[str, Any], now: datetime) -> bool:

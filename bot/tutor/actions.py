@@ -22,6 +22,7 @@ __all__ = [
     # cohorts and tutors
     "Join", "MyCohorts", "Leave", "AddTutor", "RemoveTutor", "NewCohort", "ListCohorts", "RotateCode",
     "CloseCohort", "BroadcastStart", "BroadcastPick", "BroadcastContent", "BroadcastConfirm", "BroadcastCancel",
+    "BroadcastResend",
     "Dashboard", "TutorAction", "LearnerAction",
     # channel events
     "Event", "ChatReachable", "PollSent", "ProgressShown", "Started",
@@ -36,6 +37,7 @@ class Who:
     external_id: str
     display_name: str = ""
     chat_id: int | None = None
+    private: bool = True  # asked in the learner's own chat (False: a group, where private data is not shown)
 
 
 # ---------------------------------------------------------------------------- learners
@@ -248,6 +250,13 @@ class BroadcastCancel:
 
 
 @dataclass(frozen=True)
+class BroadcastResend:
+    """The delivery report's "Resend to the failed": queue the broadcast again for its failed recipients."""
+
+    broadcast_id: int
+
+
+@dataclass(frozen=True)
 class Dashboard:
     cohort_id: int | None = None
 
@@ -256,7 +265,7 @@ LearnerAction = (Start | Next | Extra | Answer | Choose | Override | Stop | Topi
                  | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Remind
                  | SetDaily | SetTimezone | Unknown | NotText)
 TutorAction = (Join | MyCohorts | Leave | AddTutor | RemoveTutor | NewCohort | ListCohorts | RotateCode | CloseCohort
-               | BroadcastStart | BroadcastPick | BroadcastContent | BroadcastConfirm | BroadcastCancel | Dashboard)
+               | BroadcastStart | BroadcastPick | BroadcastContent | BroadcastConfirm | BroadcastCancel | BroadcastResend | Dashboard)
 Action = LearnerAction | TutorAction
 
 

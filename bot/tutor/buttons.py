@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from bot.tutor.actions import (
-    Action, AllTopics, BroadcastConfirm, BroadcastCancel, BroadcastPick, CancelForget, Choose, CloseCohort,
+    Action, AllTopics, BroadcastConfirm, BroadcastCancel, BroadcastPick, BroadcastResend, CancelForget, Choose, CloseCohort,
     ConfirmForget, Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, Stats, Stop, ToggleTopic,
 )
 
-__all__ = ["Kind", "KINDS", "encode", "decode", "DATA_MAX"]
+__all__ = ["Kind", "KINDS", "encode", "decode", "DATA_MAX", "ID_MAX"]
 
 DATA_MAX = 64  # bytes
+ID_MAX = 2**31 - 1  # ids in button data are database INTEGERs: a bigger number is forged, not ours
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Kind:
         values: dict[str, object] = {}
         for name, raw in zip(self.fields, parts):
             if hints[name] in (int, int | None):
-                if not (raw.isascii() and raw.isdecimal() and len(raw) <= 18):
+                if not (raw.isascii() and raw.isdecimal() and len(raw) <= 10 and int(raw) <= ID_MAX):
                     return None
                 values[name] = int(raw)
             else:
@@ -81,6 +82,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("bcpick", BroadcastPick, ("cohort_id",)),
     Kind("bcyes", BroadcastConfirm, ("broadcast_id",)),
     Kind("bcno", BroadcastCancel, ("broadcast_id",)),
+    Kind("bcre", BroadcastResend, ("broadcast_id",)),
 )
 _BY_TYPE = {k.action: k for k in KINDS}
 _BY_PREFIX: dict[str, list[Kind]] = {}

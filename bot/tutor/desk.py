@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from bot.tutor.actions import (
-    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick, BroadcastStart, CloseCohort,
+    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick, BroadcastResend, BroadcastStart,
+    CloseCohort,
     Dashboard, Join, Leave, ListCohorts, MyCohorts, NewCohort, RemoveTutor, RotateCode, TutorAction,
 )
 from bot.tutor.bank import QuestionBank
@@ -92,6 +93,8 @@ class TutorDesk:
                 return self.broadcast_confirm(learner, action)
             case BroadcastCancel():
                 return self.broadcast_cancel(learner, action)
+            case BroadcastResend():
+                return self.broadcast_resend(learner, action)
             case Dashboard():
                 return self.show_dashboard(learner, action)
             case _:
@@ -110,7 +113,7 @@ class TutorDesk:
                                        (cohort.owner_id == learner.id and self.store.role(learner.id) == "tutor"))
 
     def _refuse(self, learner: Learner, what: str) -> list[Reply]:
-        log.warning("refused %s for learner %s (%s:%s)", what, learner.id, learner.channel, learner.external_id)
+        log.warning("refused %s for learner %s", what, learner.id)  # internal ids only in the logs
         return [Message("Sorry, that's only for tutors of this cohort.")]
 
     def _link(self, cohort: Cohort) -> str:
@@ -282,31 +285,43 @@ class TutorDesk:
         self.store.cancel_broadcast(b.id)
         return [Message("Cancelled: nothing was sent.")]
 
+    def broadcast_resend(self, learner: Learner, action: BroadcastResend) -> list[Reply]:
+        """The delivery report's "Resend to the failed": their outbox rows are queued again."""
+        b = self.store.broadcast(action.broadcast_id)
+        cohort = self.store.cohort(b.cohort_id) if b and b.cohort_id else None
+        if b is None or cohort is None or b.tutor_id != learner.id or not self.can_manage(learner, cohort):
+            return self._refuse(learner, f"resend broadcast {action.broadcast_id}")
+        n = self.store.requeue_failed(b.id, self.now())
+        if not n:
+            return [Message("Nobody is waiting for a resend: every copy was delivered or is on its way.")]
+        return [BroadcastStarted(b.id, n, f"Resending to {n} learner{'s' if n != 1 else ''} in {cohort.name}…")]
+
     def broadcasts_in_progress(self) -> list[BroadcastProgress]:
         """Each running broadcast's report for its progress message; a finished one gets its final report."""
         out = []
         for b in self.store.broadcasts_sending():
             if b.progress_chat_id is None or b.progress_message_id is None:
                 continue  # its progress message was never shown: nowhere to report
-            text, finished = self._progress(b.id)
-            out.append(BroadcastProgress(b.id, b.progress_chat_id, b.progress_message_id, text, finished))
+            text, finished, failed = self._progress(b.id)
+            resend = kb([Button("Resend to the failed", BroadcastResend(b.id))]) if finished and failed else ()
+            out.append(BroadcastProgress(b.id, b.progress_chat_id, b.progress_message_id, text, finished, resend))
         return out
 
-    def _progress(self, broadcast_id: int) -> tuple[str, bool]:
-        """(progress or final report text, finished?)"""
+    def _progress(self, broadcast_id: int) -> tuple[str, bool, int]:
+        """(progress or final report text, finished? (True once only, across processes), failed)"""
         counts = self.store.outbox_counts(broadcast_id)
         finished = self.store.finish_broadcast_if_done(broadcast_id, self.now())
         sent, blocked, failed = counts.get("sent", 0), counts.get("blocked", 0), counts.get("failed", 0)
         waiting = counts.get("waiting", 0) + counts.get("claimed", 0) + counts.get("sending", 0)
         if not finished:
-            return f"Broadcast: {sent} sent, {blocked + failed} failed, {waiting} waiting…", False
+            return f"Broadcast: {sent} sent, {blocked + failed} failed, {waiting} waiting…", False, failed
         report = self.store.broadcast_report(broadcast_id)
         lines = [f"Broadcast finished: {sent} sent, {blocked} blocked the bot, {failed} failed."]
         if report.get("blocked"):
             lines.append("Blocked: " + ", ".join(report["blocked"][:50]))
         if report.get("failed"):
             lines.append("Failed: " + ", ".join(report["failed"][:50]))
-        return "\n".join(lines), True
+        return "\n".join(lines), True, failed
 
     def menus(self, chats: frozenset[int] = frozenset()) -> list[Reply]:
         """The tutor menu for every tutor's chat (and `chats`, the admins' own): at start-up."""

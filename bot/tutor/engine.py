@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.errors import NotFound
 from bot.tutor.actions import (
     Action, AddTutor, AllTopics, Answer, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick,
-    BroadcastStart, CancelForget, ChatReachable, Choose, CloseCohort, ConfirmForget, Dashboard, Event, Export,
+    BroadcastResend, BroadcastStart, CancelForget, ChatReachable, Choose, CloseCohort, ConfirmForget, Dashboard, Event, Export,
     Extra, Forget, Help, Join, Leave, ListCohorts, MyCohorts, NewCohort, Next, NotText, Override, Pause, PollSent,
     Privacy, ProgressShown, Remind, RemoveTutor, Resume, RotateCode, SetDaily, SetTimezone, Start, Started, Stats,
     Stop, ToggleTopic, Topics, Unknown, Who, clean, question_key,
@@ -43,7 +43,7 @@ from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Engine", "PRIVACY"]
+__all__ = ["Engine", "PRIVACY", "PRIVATE_ONLY", "privacy_text", "ASK_IN_PRIVATE", "ALREADY_ANSWERED"]
 
 PRIVACY = (
     "What we store: your Telegram id and name, your answers and marks, your revision "
@@ -51,9 +51,23 @@ PRIVACY = (
     "Why: to mark your answers, schedule your revision and, if you join a cohort, to show "
     "your tutor how the cohort is doing. The lawful basis is legitimate interests in "
     "supporting your training.\n"
-    "How long: until you erase it. Nothing is shared with anyone outside your cohort's tutors.\n"
+    "How long: until you erase it{retention}. Nothing is shared with anyone outside your cohort's tutors "
+    "(and the college's admins); our logs hold internal ids only, never your name or answers.\n"
     "Your rights: /mydata downloads everything we hold about you; /forget erases it all."
 )
+ASK_IN_PRIVATE = "I only show that in our private chat, so nobody else sees your data. Ask me in private: {link}"
+# Answered only in a private chat: they show personal data (or other learners').
+PRIVATE_ONLY = (Stats, Export, Forget, ConfirmForget, AddTutor, RemoveTutor, NewCohort, ListCohorts, RotateCode,
+                CloseCohort, BroadcastStart, BroadcastPick, BroadcastConfirm, BroadcastCancel, BroadcastResend,
+                Dashboard)
+ALREADY_ANSWERED = "That question has already been answered. Tap Next for a new one."
+
+
+def privacy_text(retention_days: int) -> str:
+    """The privacy notice, with the retention period (RETENTION_DAYS; 0: kept until erased)."""
+    retention = (f", or until you have not used the bot for {retention_days} days, when everything about you "
+                 "is erased automatically") if retention_days else ""
+    return PRIVACY.format(retention=retention)
 
 
 class Engine:
@@ -62,8 +76,11 @@ class Engine:
     def __init__(self, bank: QuestionBank, store: TutorStore, *, clock: Clock,
                  grader: Grader | None = None, default_timezone: str = "Europe/London",
                  new_per_day: int = 10, desired_retention: float = 0.9,
-                 admins: Iterable[tuple[str, str]] = (), link_base: str | None = None) -> None:
+                 admins: Iterable[tuple[str, str]] = (), link_base: str | None = None,
+                 retention_days: int = 730) -> None:
         self.bank = bank
+        self.retention_days = retention_days
+        self.link_base = link_base
         self.store = store
         self.clock = clock
         self.grader = grader or Grader(bank.glossary)
@@ -93,15 +110,26 @@ class Engine:
     def handle(self, who: Who, action: Action) -> list[Reply]:
         """Apply one learner (or tutor) action and return what to show them."""
         who = clean(who)  # a display name is text from outside too
-        arrival = self.store.arrive(
-            who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
-            new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
+        if isinstance(action, Choose) and action.poll_id is not None:
+            # A vote on a quiz poll (in a group: anyone may vote): strangers get no rows and no reply.
+            known = self.store.arrive_known(
+                who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
+                new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
+            if known is None:
+                return []
+            arrival = known
+        else:
+            arrival = self.store.arrive(
+                who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
+                new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
         learner = arrival.learner
         if arrival.backed_off is not None:
             self._restore_daily_reminder(learner, arrival.backed_off)
         action = clean(action)
         if isinstance(action, Answer) and action.text.strip().startswith("/"):
             action = parse_command(action.text) or action
+        if not who.private and isinstance(action, PRIVATE_ONLY):
+            return [self._ask_in_private()]
         match action:
             # Typed messages (the hot path) use what arriving read: the pending question, its card, a draft.
             case Answer():
@@ -134,13 +162,13 @@ class Engine:
             case Resume():
                 return self._on_resume(learner)
             case Privacy():
-                return [Message(PRIVACY, title="Privacy")]
+                return [Message(privacy_text(self.retention_days), title="Privacy")]
             case Export():
                 return self._on_export(learner)
             case Forget():
                 return self._on_forget()
             case ConfirmForget():
-                self.store.forget(learner.id)
+                self.store.forget(learner.id, self.now())
                 return [Message("Done: everything about you has been erased. "
                                 "Send /start if you ever want to begin again.")]
             case CancelForget():
@@ -157,7 +185,7 @@ class Engine:
                 return self._on_unknown(action)
             case (Join() | MyCohorts() | Leave() | AddTutor() | RemoveTutor() | NewCohort() | ListCohorts()
                   | RotateCode() | CloseCohort() | BroadcastStart() | BroadcastPick() | BroadcastContent()
-                  | BroadcastConfirm() | BroadcastCancel() | Dashboard()):
+                  | BroadcastConfirm() | BroadcastCancel() | BroadcastResend() | Dashboard()):
                 return self.desk.handle(learner, action)
             case _:
                 assert_never(action)
@@ -178,6 +206,10 @@ class Engine:
                 return self.desk.menus()
             case _:
                 assert_never(event)
+
+    def _ask_in_private(self) -> Message:
+        link = (self.link_base or "").split("?", 1)[0] or "a private chat with me"
+        return Message(ASK_IN_PRIVATE.format(link=link))
 
     def broadcasts_in_progress(self) -> list[BroadcastProgress]:
         """For the progress job: each running broadcast's report, and the final one when it ends."""
@@ -541,6 +573,8 @@ class Engine:
         rating = rating_for(marking)
         review_id = self._record(learner, pending, question, card, text[:MAX_ANSWER_CHARS], now, rating,
                                  marking.score, marking.hits, tuple(p.id for p in marking.misses))
+        if review_id is None:  # answered meanwhile (a redelivery, or the same answer on another replica)
+            return [Message(ALREADY_ANSWERED, kb([NEXT]))]
         buttons = [NEXT]
         if not marking.passed and pending.mode != "extra":
             buttons.append(Button("I was right", Override(review_id)))
@@ -554,15 +588,19 @@ class Engine:
         now = self.now()
         correct = option == question.answer
         assert question.answer is not None
-        self._record(learner, pending, question, card, question.options[option], now, rating_for(correct=correct),
-                     1.0 if correct else 0.0, ("correct",) if correct else (), () if correct else ("correct",))
+        if self._record(learner, pending, question, card, question.options[option], now, rating_for(correct=correct),
+                        1.0 if correct else 0.0, ("correct",) if correct else (),
+                        () if correct else ("correct",)) is None:
+            return [Message(ALREADY_ANSWERED, kb([NEXT]), toast=True)]
         verdict = "✅ Correct!" if correct else f"❌ Not quite. The answer is: {question.options[question.answer]}"
         text = verdict + (f"\n{question.explanation}" if question.explanation else "")
         return [Message(text, kb([NEXT, STOP]), toast=True)]
 
     def _record(self, learner: Learner, pending: Pending, question: Question, card: CardRow | None, answer: str,
-                now: datetime, rating: Rating, score: float, hits: tuple[str, ...], misses: tuple[str, ...]) -> int:
-        """Append the review; unless it was extra practice, move `card` (None: a new one) on the schedule."""
+                now: datetime, rating: Rating, score: float, hits: tuple[str, ...], misses: tuple[str, ...]) -> int | None:
+        """Append the review; unless it was extra practice, move `card` (None: a new one) on the schedule.
+
+        At most once per asked question, across processes: None when it was already answered."""
         extra = pending.mode == "extra"
         review = Review(
             learner_id=learner.id, question_id=question.id, topic=question.topic,
@@ -573,7 +611,7 @@ class Engine:
             before = card.card if card else self.scheduler.new_card(question.id, now)
             after, due, log_ = self.scheduler.review(before, rating, now)
             review = dataclasses.replace(review, card_before=before, card_after=after, due_after=due, log=log_)
-        return self.store.record_review(review)
+        return self.store.record_answer(review, asked_at=pending.asked_at)
 
     # -------------------------------------------------------------- stats
 

@@ -134,6 +134,7 @@ class BroadcastProgress:
     message_id: int
     text: str
     finished: bool  # the final report: post it as a new message, so the tutor is notified
+    buttons: Keyboard = ()  # on the final report: "Resend to the failed" when some failed
 
 
 Reply = Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData | MenuChange

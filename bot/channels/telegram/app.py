@@ -61,9 +61,8 @@ def build_application(settings: Settings, engine: Engine, *, runner: EngineThrea
     builder = (ApplicationBuilder().token(settings.telegram_bot_token).defaults(DEFAULTS)
                .concurrent_updates(PerLearnerUpdateProcessor(concurrent_updates))
                .post_init(_post_init).post_shutdown(_post_shutdown))
-    if settings.telegram_base_url:
-        base = settings.telegram_base_url.rstrip("/")
-        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    if settings.telegram_api_base_url and settings.telegram_file_base_url:  # a local Bot API server, or a fake
+        builder = builder.base_url(settings.telegram_api_base_url).base_file_url(settings.telegram_file_base_url)
     app = builder.build()
     app.bot_data.update(engine=engine, settings=settings,
                         runner=runner or EngineThreads(engine, 1 if settings.is_sqlite else concurrent_updates))
@@ -137,6 +136,6 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
 async def deep_link_base(settings: Settings) -> str:
     """`https://t.me/<the bot's username>?start=`, for cohort join links (one getMe call)."""
     assert settings.telegram_bot_token
-    base = (settings.telegram_base_url or "https://api.telegram.org").rstrip("/")
-    async with Bot(settings.telegram_bot_token, base_url=f"{base}/bot") as bot:
+    base = settings.telegram_api_base_url or "https://api.telegram.org/bot"
+    async with Bot(settings.telegram_bot_token, base_url=base) as bot:
         return f"https://t.me/{bot.username}?start="

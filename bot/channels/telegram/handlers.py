@@ -55,9 +55,17 @@ def register_fallbacks(app: App) -> None:
 def _who(update: Update) -> Who:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None
-    # Only a private chat is the learner's own: reminders go there, never to a group.
-    chat_id = chat.id if chat is not None and chat.type == Chat.PRIVATE else None
-    return Who(CHANNEL, str(user.id), display_name=user.full_name, chat_id=chat_id)
+    # Only a private chat is the learner's own: reminders go there, never to a group. A private
+    # chat's id is the user's id: an update claiming another chat is forged, so it is never trusted.
+    private = chat is None or chat.type == Chat.PRIVATE
+    return Who(CHANNEL, str(user.id), display_name=user.full_name, chat_id=user.id if private else None,
+               private=private)
+
+
+def _reply_chat(update: Update, who: Who) -> int:
+    """Where replies go: the learner's private chat (their user id), or the group they asked in."""
+    chat = update.effective_chat
+    return int(who.external_id) if who.private or chat is None else chat.id
 
 
 async def _handle(context: Context, who: Who, action: Action) -> list[Reply]:
@@ -97,7 +105,7 @@ async def _on_command(update: Update, context: Context) -> None:
     action: Action = parse_command(message.text) or Answer(message.text)
     if isinstance(action, AddTutor) and not action.target and message.reply_to_message is not None:
         action = AddTutor(_forwarded_sender(message.reply_to_message))
-    await send_replies(context.application, message.chat_id, who, await _handle(context, who, action))
+    await send_replies(context.application, _reply_chat(update, who), who, await _handle(context, who, action))
 
 
 async def _on_text(update: Update, context: Context) -> None:
@@ -106,7 +114,7 @@ async def _on_text(update: Update, context: Context) -> None:
         return
     who = _who(update)
     action = Answer(message.text, ref=(message.chat_id, message.message_id))
-    await send_replies(context.application, message.chat_id, who, await _handle(context, who, action))
+    await send_replies(context.application, _reply_chat(update, who), who, await _handle(context, who, action))
 
 
 async def _on_not_text(update: Update, context: Context) -> None:
@@ -115,7 +123,7 @@ async def _on_not_text(update: Update, context: Context) -> None:
         return
     who = _who(update)
     action = NotText(_kind(message), ref=(message.chat_id, message.message_id))
-    await send_replies(context.application, message.chat_id, who, await _handle(context, who, action))
+    await send_replies(context.application, _reply_chat(update, who), who, await _handle(context, who, action))
 
 
 def _forwarded_sender(message: Any) -> str:
@@ -138,7 +146,8 @@ async def _on_edited(update: Update, context: Context) -> None:
     message = update.edited_message
     if message is None or message.chat.type != Chat.PRIVATE:
         return
-    await send_replies(context.application, message.chat_id, None, [Message(EDITED_NOTE)])
+    user = update.effective_user
+    await send_replies(context.application, user.id if user else message.chat_id, None, [Message(EDITED_NOTE)])
 
 
 async def _on_button(update: Update, context: Context) -> None:
@@ -153,7 +162,7 @@ async def _on_button(update: Update, context: Context) -> None:
     replies = await _handle(context, who, action)
     only = replies[0] if len(replies) == 1 and isinstance(replies[0], Message) else None
     await _answer_query(query, only.text[:TOAST_MAX] if only is not None and only.toast else "")
-    chat_id = query.message.chat.id if query.message is not None else int(who.external_id)
+    chat_id = _reply_chat(update, who)
     if (only is not None and only.replaces_previous and query.message is not None
             and await edit_in_place(context.application, query.message, only)):
         return
@@ -203,9 +212,11 @@ async def on_error(update: object, context: Context) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("update %s failed", update_id, exc_info=context.error)
     chat = update.effective_chat if isinstance(update, Update) else None
+    user = update.effective_user if isinstance(update, Update) else None
     if chat is None:
         return
     try:
-        await context.bot.send_message(chat.id, APOLOGY)
+        await context.bot.send_message(user.id if user is not None and chat.type == Chat.PRIVATE else chat.id,
+                                       APOLOGY)
     except TelegramError as exc:
-        log.warning("could not tell chat %s about the error: %s", chat.id, exc)
+        log.warning("could not tell the sender of update %s about the error: %s", update_id, exc)

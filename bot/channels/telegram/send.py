@@ -105,7 +105,7 @@ async def send_with_retry(app: App, call: Callable[[], Coroutine[Any, Any, T]], 
                 raise
             await asyncio.sleep(retry_seconds(exc))
         except Forbidden as exc:
-            log.info("chat %s refused a message (%s): marking the learner inactive", chat_id, exc)
+            log.info("a chat refused a message (%s): marking the learner inactive", exc)
             await runner(app).notice(ChatReachable(CHANNEL, chat_id, False))
             return None
     raise AssertionError("unreachable")
@@ -143,7 +143,7 @@ async def set_tutor_menu(bot: Bot, chat_id: int, tutor: bool) -> None:
         else:
             await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:  # e.g. they have not started a chat with the bot yet
-        log.info("could not change the command menu of chat %s: %s", chat_id, exc)
+        log.info("could not change a tutor's command menu: %s", exc)
 
 
 # ---------------------------------------------------------------------------- replies

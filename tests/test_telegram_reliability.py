@@ -1,0 +1,94 @@
+"""Issue 14 through the real Application: forged chats, private data kept out of groups, both base-URL forms,
+forged button data, logs without personal data."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from collections.abc import AsyncIterator
+
+from bot.channels.telegram import build_application
+from bot.channels.telegram.app import deep_link_base
+from bot.config import Settings, load_settings
+from bot.store import Store
+from bot.tutor.bank import QuestionBank
+from bot.tutor.engine import Engine
+from tests.fakebot import FakeBotAPI, User, fakebot, running  # noqa: F401
+
+AMIRA = User(1001, "Amira", "Khan", username="amira")
+BEN = User(1002, "Ben")
+GROUP = {"id": -1009, "type": "supergroup", "title": "Spring cohort"}
+LINK = "https://t.me/tutor_test_bot?start="
+
+
+@pytest_asyncio.fixture
+async def fake(fakebot: FakeBotAPI) -> AsyncIterator[FakeBotAPI]:  # noqa: F811
+    yield fakebot
+    assert not fakebot.violations, [(c.method, c.error) for c in fakebot.violations]
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> Any:
+    st = Store.open(sqlite_url)
+    yield st
+    st.close()
+
+
+def app_for(fake: FakeBotAPI, store: Store, bank: QuestionBank, clock: Any, **engine_kw: Any) -> Any:
+    settings = Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url)
+    return build_application(settings, Engine(bank, store, clock=clock, link_base=LINK, **engine_kw))
+
+
+async def test_a_private_update_naming_another_chat_is_answered_in_the_senders_own_chat(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank, clock: Any) -> None:
+    async with running(app_for(fake, db, bank, clock)):
+        mark = fake.mark()
+        fake.send_text(AMIRA, "/start")
+        await fake.wait_for("sendMessage", chat_id=AMIRA.id, since=mark)
+        mark = fake.mark()
+        fake.send_text(AMIRA, "/mydata", chat={"id": 666, "type": "private", "first_name": "Mallory"})
+        [doc] = await fake.wait_for("sendDocument", since=mark)
+        assert doc.chat_id == AMIRA.id
+        assert not fake.find(chat_id=666)
+    found = db.find_learner("telegram", str(AMIRA.id))
+    assert found is not None and found.chat_id == AMIRA.id  # the stored chat was not rewired
+
+
+@pytest.mark.parametrize("command", ["/mydata", "/stats", "/forget", "/dashboard", "/broadcast", "/cohorts"])
+async def test_private_data_is_never_posted_in_a_group(fake: FakeBotAPI, db: Store, bank: QuestionBank,
+                                                       clock: Any, command: str) -> None:
+    async with running(app_for(fake, db, bank, clock, admins={("telegram", str(AMIRA.id))})):
+        mark = fake.mark()
+        fake.send_text(AMIRA, f"{command}@{fake.username}", chat=GROUP)
+        [reply] = await fake.wait_for("sendMessage", chat_id=GROUP["id"], since=mark)
+        assert "Ask me in private: https://t.me/tutor_test_bot" in reply.text
+        assert not fake.find(("sendDocument", "sendPhoto"), since=mark)
+        assert [c.chat_id for c in fake.sent(since=mark)] == [GROUP["id"]]
+
+
+@pytest.mark.parametrize("form", ["root", "ptb", "ptb-slash"])
+async def test_telegram_base_url_works_as_the_root_and_in_ptbs_bot_form(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank, clock: Any, form: str) -> None:
+    url = {"root": fake.url, "ptb": f"{fake.url}/bot", "ptb-slash": f"{fake.url}/bot/"}[form]
+    for settings in (load_settings({"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_BASE_URL": url}, dotenv=None),
+                     Settings(telegram_bot_token=fake.token, telegram_base_url=url)):  # built directly, too
+        assert await deep_link_base(settings) == LINK  # getMe
+        async with running(build_application(settings, Engine(bank, db, clock=clock))):
+            mark = fake.mark()
+            fake.send_text(BEN, "/help")
+            [reply] = await fake.wait_for("sendMessage", chat_id=BEN.id, since=mark)
+            assert "How this works" in reply.text
+
+
+async def test_forged_button_with_a_huge_id_is_refused_not_an_error(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank, clock: Any, caplog: pytest.LogCaptureFixture) -> None:
+    async with running(app_for(fake, db, bank, clock)):
+        for data in ("override:99999999999999999999", "bcyes:9999999999", "dash:2147483648"):
+            mark = fake.mark()
+            fake.press(BEN, data)
+            [answer] = await fake.wait_for("answerCallbackQuery", since=mark)
+            assert "expired" in answer.params.get("text", "")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
