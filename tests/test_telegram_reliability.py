@@ -92,3 +92,36 @@ async def test_forged_button_with_a_huge_id_is_refused_not_an_error(
             [answer] = await fake.wait_for("answerCallbackQuery", since=mark)
             assert "expired" in answer.params.get("text", "")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_stuck_engine_call_times_out_with_the_apology_and_frees_its_slot(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank, clock: Any) -> None:
+    import threading
+    import time
+
+    from bot.channels.telegram.handlers import APOLOGY
+    from bot.runtime.runner import EngineThreads
+
+    release = threading.Event()
+
+    class Stuck(Engine):
+        def handle(self, who: Any, action: Any) -> Any:
+            if who.external_id == str(AMIRA.id):
+                release.wait(10)  # a database that accepts the connection and never answers
+            return super().handle(who, action)
+
+    engine = Stuck(bank, db, clock=clock)
+    settings = Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url)
+    app = build_application(settings, engine, runner=EngineThreads(engine, 2, timeout=0.5), concurrent_updates=1)
+    try:
+        async with running(app):
+            mark = fake.mark()
+            started = time.monotonic()
+            fake.send_text(AMIRA, "/help")
+            [apology] = await fake.wait_for("sendMessage", chat_id=AMIRA.id, since=mark, timeout=5)
+            assert apology.text == APOLOGY and time.monotonic() - started < 3
+            fake.send_text(BEN, "/help")  # the one update slot is free again
+            [reply] = await fake.wait_for("sendMessage", chat_id=BEN.id, since=mark, timeout=5)
+            assert "How this works" in reply.text and not release.is_set()
+    finally:
+        release.set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -20,26 +21,42 @@ from bot.tutor.actions import Action, Event, Who
 from bot.tutor.engine import Engine
 from bot.tutor.replies import Reply
 
-__all__ = ["EngineThreads"]
+__all__ = ["EngineThreads", "DEFAULT_TIMEOUT"]
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class EngineThreads:
-    """`engine`'s calls, at most `threads` at a time, each in a thread of its own pool."""
+DEFAULT_TIMEOUT = 30.0  # seconds: above the store's statement timeout (15 s) plus grading
 
-    def __init__(self, engine: Engine, threads: int) -> None:
+
+class EngineThreads:
+    """`engine`'s calls, at most `threads` at a time, each in a thread of its own pool.
+
+    Every call has a `timeout` (seconds): past it the caller gets `TimeoutError` (the channel's
+    error handler apologises) and its update's slot is free again. A thread cannot be stopped,
+    so the stuck call finishes (or fails on the store's statement timeout) on its own.
+    """
+
+    def __init__(self, engine: Engine, threads: int, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
         if threads < 1:
             raise ValueError("EngineThreads needs at least one thread")
         self.engine = engine
         self.threads = threads
+        self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`fn(*args, **kwargs)` in the pool (an engine method, or anything else on the engine's side)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        future = loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            log.error("engine call %s timed out after %.0f s", getattr(fn, "__name__", "?"), self.timeout)
+            raise
 
     async def handle(self, who: Who, action: Action) -> list[Reply]:
         return await self.call(self.engine.handle, who, action)
