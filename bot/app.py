@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -68,7 +68,8 @@ def outbox_extension(settings: Settings, store: Store, clock: Clock = utc_now) -
     from bot.channels.telegram.outbox import outbox
 
     return outbox(ReminderSweeper(store, clock),
-                  lambda deliver: PacedSender(store, deliver, rate=settings.send_rate, clock=clock))
+                  lambda deliver: PacedSender(store, deliver, rate=settings.send_rate, clock=clock,
+                                              retry_budget=timedelta(hours=settings.outbox_retry_hours)))
 
 
 def run_bot(settings: Settings) -> int:

@@ -34,7 +34,9 @@ from bot.tutor.grading import MAX_ANSWER_CHARS, Grader
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
 from bot.tutor.models import Arrival, CardRow, Learner, LearnerSettings, Pending, Reminder, Review
 from bot.tutor.ports import Clock, TutorStore
-from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
+from bot.tutor.remind import (
+    in_quiet_hours, interval_days, next_fire, parse_time, reminder_drop_reason, reminder_text, resolve_timezone,
+)
 from bot.tutor.replies import (
     NEXT, STOP, AskQuestion, BroadcastProgress, Button, Chart, Document, Feedback, Keyboard, Message, Reply,
     StatsData, kb,
@@ -450,10 +452,18 @@ class Engine:
         hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
         return Message(f"I don't know the time zone {name[:40]!r}.{hint} Use an IANA name like Europe/London.")
 
-    def reminder(self, learner_id: int) -> Message | None:
-        """The reminder to send now, or None when there is nothing to revise (or they paused)."""
+    def reminder(self, learner_id: int, fire_at: datetime | None = None) -> Message | None:
+        """The reminder to send now, or None when there is nothing to revise (or they paused).
+
+        `fire_at` (when it was due): a reminder that would go out over 2 hours late or in the
+        learner's quiet hours (an outbox row left from downtime) is dropped and logged."""
         now = self.now()
         settings = self.store.settings(learner_id)
+        if fire_at is not None:
+            why = reminder_drop_reason(fire_at, now, settings.timezone)
+            if why is not None:
+                log.info("reminder for learner %s dropped (%s)", learner_id, why)
+                return None
         if settings.paused_until is not None and settings.paused_until > now:
             return None
         allowed = self._allowed_ids(settings.topics)

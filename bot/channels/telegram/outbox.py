@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.app import Extension
-from bot.channels.telegram.send import App, esc, keyboard, on_shutdown, on_startup, retry_seconds, runner, send_with_retry
+from bot.channels.telegram.send import App, esc, keyboard, on_shutdown, on_startup, retry_seconds, runner
 from bot.runtime.reminders import ReminderSweeper
 from bot.runtime.sender import Outcome, PacedSender
 from bot.tutor.models import OutboxItem
+from bot.tutor.replies import BroadcastProgress
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ __all__ = ["outbox", "deliver_item", "update_broadcast_progress"]
 
 SWEEP_EVERY = 60.0
 PROGRESS_EVERY = 3.0
+REPORT_RETRY_FOR = 3600.0  # seconds: how long a final report that could not be posted is tried again
 
 Deliver = Callable[[OutboxItem], Awaitable[Outcome]]
 
@@ -39,9 +42,10 @@ async def deliver_item(app: App, item: OutboxItem) -> Outcome:
     engine = app.bot_data["engine"]
     try:
         if item.kind == "reminder":
-            msg = await runner(app).call(engine.reminder, item.learner_id)
+            fire_at = _when(item.payload.get("fire_at") if item.payload else None)
+            msg = await runner(app).call(engine.reminder, item.learner_id, fire_at)
             if msg is None:
-                return Outcome.skipped("nothing to revise")
+                return Outcome.skipped("nothing to revise, paused, too late or quiet hours")
             await app.bot.send_message(item.chat_id, esc(msg.text), reply_markup=keyboard(msg.buttons))
         elif item.kind == "broadcast":
             await app.bot.copy_message(item.chat_id, from_chat_id=item.payload["from_chat_id"],
@@ -59,6 +63,17 @@ async def deliver_item(app: App, item: OutboxItem) -> Outcome:
     except (TimedOut, NetworkError) as exc:
         return Outcome("retry", 0.0, str(exc))
     return Outcome.sent()
+
+
+def _when(value: object) -> datetime | None:
+    """The reminder row's `fire_at` (ISO, UTC); None if missing or unreadable (then no age check)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def outbox(sweeper: ReminderSweeper, make_sender: Callable[[Deliver], PacedSender]) -> Extension:
@@ -103,18 +118,37 @@ def outbox(sweeper: ReminderSweeper, make_sender: Callable[[Deliver], PacedSende
 
 
 async def update_broadcast_progress(app: App) -> None:
-    """Edit each running broadcast's progress message; when it ends, post the final report."""
+    """Edit each running broadcast's progress message; when it ends, post the final report.
+
+    The engine hands out a final report once (across replicas: finishing is a conditional
+    update); if posting it fails it is kept here and tried again on the next rounds.
+    """
     engine = app.bot_data["engine"]
     last: dict[int, str] = app.bot_data.setdefault("progress_text", {})
+    reports: dict[int, tuple[BroadcastProgress, float]] = app.bot_data.setdefault("reports_due", {})
+    now = time.monotonic()
     for p in await runner(app).call(engine.broadcasts_in_progress):
-        chat, message, text = p.chat_id, p.message_id, esc(p.text)
-        try:
-            if p.finished:  # a new message, so the tutor is notified
-                last.pop(p.broadcast_id, None)
-                await send_with_retry(app, lambda: app.bot.send_message(chat, text), chat)
-            elif last.get(p.broadcast_id) != text:
-                last[p.broadcast_id] = text
-                await send_with_retry(app, lambda: app.bot.edit_message_text(text, chat_id=chat, message_id=message),
-                                      chat)
-        except (BadRequest, RetryAfter, NetworkError) as exc:  # e.g. "message is not modified"
-            log.info("progress message of broadcast %s: %s", p.broadcast_id, exc)
+        if p.finished:
+            last.pop(p.broadcast_id, None)
+            reports[p.broadcast_id] = (p, now)
+            continue
+        text = esc(p.text)
+        if last.get(p.broadcast_id) != text:
+            last[p.broadcast_id] = text
+            try:
+                await app.bot.edit_message_text(text, chat_id=p.chat_id, message_id=p.message_id)
+            except (BadRequest, RetryAfter, NetworkError) as exc:  # e.g. "message is not modified"
+                log.info("progress message of broadcast %s: %s", p.broadcast_id, exc)
+    for bid, (p, since) in list(reports.items()):
+        try:  # a new message, so the tutor is notified
+            await app.bot.send_message(p.chat_id, esc(p.text), reply_markup=keyboard(p.buttons))
+        except Forbidden:
+            reports.pop(bid)
+        except TelegramError as exc:
+            if now - since > REPORT_RETRY_FOR:
+                log.warning("final report of broadcast %s given up: %s", bid, exc)
+                reports.pop(bid)
+            else:
+                log.info("final report of broadcast %s not sent yet (%s); retrying", bid, exc)
+        else:
+            reports.pop(bid)
