@@ -1088,6 +1088,13 @@ class Store:
         with self.tx() as c:
             return c.execute(stmt).first() is not None
 
+    def inbox_backlog(self, chat_key: str) -> int:
+        """How many of this key's updates are stored and not done (a learner's backlog)."""
+        i = s.update_inbox
+        with self._read() as c:
+            return int(c.execute(select(func.count()).select_from(i).where(
+                i.c.state.in_(["new", "claimed"]), i.c.chat_key == chat_key[:64])).scalar_one())
+
     def inbox_claim(self, now: datetime, lease: timedelta, limit: int = 16, *,
                     owner: str | None = None) -> list[InboxItem]:
         """Take up to `limit` updates to process: for each chat key only its oldest unfinished one.

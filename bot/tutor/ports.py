@@ -17,7 +17,8 @@ from bot.tutor.models import (
     Arrival, Broadcast, CardRow, Cohort, Learner, LearnerSettings, OutboxItem, Pending, Reminder, Review,
 )
 
-__all__ = ["Clock", "Learners", "Schedule", "Reminders", "Cohorts", "Broadcasts", "TutorStore", "OutboxStore"]
+__all__ = ["Clock", "Learners", "Schedule", "Reminders", "Cohorts", "Broadcasts", "TutorStore", "OutboxStore",
+           "InboxStore", "InboxRow"]
 
 Clock = Callable[[], datetime]  # aware datetimes
 
@@ -199,3 +200,43 @@ class OutboxStore(Protocol):
     def pause_sending(self, until: datetime, now: datetime, *, name: str = "telegram") -> None: ...
 
     def set_active(self, learner_id: int, active: bool) -> None: ...
+
+
+class InboxRow(Protocol):
+    """A stored update as the inbox sees it (the store's `InboxItem`)."""
+
+    @property
+    def update_id(self) -> int: ...
+
+    @property
+    def payload(self) -> dict[str, Any] | None: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def owner(self) -> str | None: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+
+class InboxStore(Protocol):
+    """What the durable update inbox needs (`bot.runtime.inbox`)."""
+
+    def inbox_put(self, update_id: int, chat_key: str, payload: dict[str, Any], now: datetime) -> bool: ...
+
+    def inbox_backlog(self, chat_key: str) -> int: ...
+
+    def inbox_claim(self, now: datetime, lease: timedelta, limit: int = 16, *,
+                    owner: str | None = None) -> Sequence[InboxRow]: ...
+
+    def inbox_renew(self, update_ids: Sequence[int], now: datetime, lease: timedelta, *,
+                    owner: str | None = None) -> list[int]: ...
+
+    def inbox_done(self, update_id: int, now: datetime, *, owner: str | None = None) -> bool: ...
+
+    def inbox_release(self, update_id: int, now: datetime, *, retry_at: datetime | None = None,
+                      owner: str | None = None) -> bool: ...
+
+    def inbox_unfinished(self) -> Sequence[InboxRow]: ...

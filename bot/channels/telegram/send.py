@@ -25,6 +25,7 @@ from telegram.ext import Application
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.render import feedback_text, message_text, question_text, split_text
+from bot.runtime.inbox import sleep_outside_slot
 from bot.runtime.runner import EngineThreads
 from bot.tutor import buttons
 from bot.tutor.actions import ChatReachable, PollSent, ProgressShown, Who
@@ -103,7 +104,7 @@ async def send_with_retry(app: App, call: Callable[[], Coroutine[Any, Any, T]], 
         except RetryAfter as exc:
             if attempt == retries:
                 raise
-            await asyncio.sleep(retry_seconds(exc))
+            await sleep_outside_slot(retry_seconds(exc))  # the learner keeps their turn, others get the slot
         except Forbidden as exc:
             log.info("a chat refused a message (%s): marking the learner inactive", exc)
             await runner(app).notice(ChatReachable(CHANNEL, chat_id, False))
