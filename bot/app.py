@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Settings, configure_logging
 from bot.errors import ContentError
+from bot.runtime.inbox import Inbox
 from bot.runtime.reminders import ReminderSweeper
 from bot.runtime.runner import EngineThreads
 from bot.runtime.sender import PacedSender
@@ -31,7 +32,8 @@ from bot.tutor.ports import Clock
 if TYPE_CHECKING:
     from bot.channels.telegram.app import Extension
 
-__all__ = ["Services", "load_services", "build_engine", "outbox_extension", "run_bot", "run_shell", "utc_now"]
+__all__ = ["Services", "load_services", "build_engine", "outbox_extension", "retention_extension", "run_bot",
+           "run_shell", "utc_now", "remove_shell_files"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,35 @@ def outbox_extension(settings: Settings, store: Store, clock: Clock = utc_now) -
                                               retry_budget=timedelta(hours=settings.outbox_retry_hours)))
 
 
+def retention_extension(settings: Settings, store: Store) -> Extension:
+    """The daily purge: learners inactive for RETENTION_DAYS (0: never) and stale housekeeping rows."""
+    from bot.channels.telegram.retention import retention
+
+    def purge() -> tuple[int, dict[str, int]]:
+        now = utc_now()
+        gone = store.purge_inactive(now, timedelta(days=settings.retention_days)) if settings.retention_days else []
+        for learner in gone:
+            remove_shell_files(Path("data") / "files", learner.external_id) if learner.channel == "shell" else None
+        stale = store.purge_stale(now)
+        if gone or any(stale.values()):
+            log.info("retention: %d inactive learner(s) erased (ids %s); stale rows removed %s",
+                     len(gone), [g.id for g in gone][:50], stale)
+        return len(gone), stale
+
+    return retention(purge)
+
+
+def remove_shell_files(files_dir: Path, user: str) -> int:
+    """The shell's export and chart files of `user` (they go with /forget and the retention purge)."""
+    from bot.channels.shell import user_files
+
+    n = 0
+    for path in user_files(files_dir, user):
+        path.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
 def run_bot(settings: Settings) -> int:
     """Run the bot until SIGINT/SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
     from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, build_application, webhook_options
@@ -94,14 +125,20 @@ def run_bot(settings: Settings) -> int:
                               admins={(CHANNEL, str(i)) for i in settings.tutor_admin_ids})
         threads = 1 if store.dialect == "sqlite" else DEFAULT_CONCURRENCY  # SQLite writes one at a time
         log.info("engine: %d thread(s)", threads)
-        app = build_application(settings, engine, runner=EngineThreads(engine, threads),
-                                extensions=[outbox_extension(settings, store)])
+        inbox = Inbox(store, slots=DEFAULT_CONCURRENCY)
+        app = build_application(settings, engine, runner=EngineThreads(engine, threads), inbox=inbox,
+                                extensions=[outbox_extension(settings, store), retention_extension(settings, store)])
         if settings.webhook_url:
+            # Replicas behind a load balancer share the inbox: a dead one's claims wait for their lease.
             log.info("starting: webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
             app.run_webhook(**webhook_options(settings))
         else:
+            # Polling is one process only (Telegram answers a second poller 409 Conflict).
+            loop.run_until_complete(inbox.recover())
             log.info("starting: long polling")
             app.run_polling(allowed_updates=ALLOWED_UPDATES)
+            if app.bot_data.get("polling_conflict"):
+                return 3
     finally:
         store.close()
     return 0

@@ -340,7 +340,8 @@ class FakeBotAPI:
 
     async def _respond(self, call: Call) -> web.Response:
         if call.method == "getUpdates":
-            return _ok(await self._get_updates(call.params))
+            failure = self._take_failure(call)  # e.g. 409 Conflict: another process is polling
+            return failure if failure is not None else _ok(await self._get_updates(call.params))
         if self.latency:
             await asyncio.sleep(self.latency)
         failure = self._take_failure(call) or self._check_limits(call) or self._rate_limited(call)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO, assert_never
 
 from bot.channels.render import feedback_text, message_text, question_text
-from bot.tutor.actions import Action, Answer, Who
+from bot.tutor.actions import Action, Answer, ConfirmForget, Who
 from bot.tutor.commands import parse_command
 from bot.tutor.engine import Engine
 from bot.tutor.replies import (
@@ -19,7 +19,19 @@ from bot.tutor.replies import (
     Reply,
 )
 
-__all__ = ["Shell"]
+__all__ = ["Shell", "user_files"]
+
+EXPORT_NAME = "my-revision-data.json"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def user_files(files_dir: Path, user: str) -> list[Path]:
+    """The files the shell wrote for `user` (their export and stats chart) that exist now."""
+    names = (f"stats-{user}.png", f"{user}-{EXPORT_NAME}")
+    return [p for p in (files_dir / _safe(n) for n in names) if p.is_file()]
 
 
 class Shell:
@@ -81,7 +93,7 @@ class Shell:
 
     def _save(self, name: str, data: bytes) -> Path:
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        path = self.files_dir / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        path = self.files_dir / _safe(name)
         path.write_bytes(data)
         return path
 
@@ -99,6 +111,9 @@ class Shell:
             self.say("That button has expired.")
             return
         self.show(self.engine.handle(self.who, action))
+        if isinstance(action, ConfirmForget):  # what /forget erased includes the files written here
+            for path in user_files(self.files_dir, self.who.external_id):
+                path.unlink(missing_ok=True)
 
     def run(self, lines: Iterable[str]) -> None:
         for line in lines:

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from telegram import Chat, ChatMember, Update
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, ChatMemberHandler, ContextTypes, MessageHandler, PollAnswerHandler, filters
 
 from bot.channels.telegram.send import CHANNEL, App, edit_in_place, runner, send_replies
@@ -21,7 +21,7 @@ from bot.tutor.commands import parse_command
 from bot.tutor.replies import Message, Reply
 
 __all__ = ["register_learner_handlers", "register_fallbacks", "ENGINE_COMMAND", "EXPIRED_BUTTON", "EDITED_NOTE",
-           "APOLOGY", "TOAST_MAX", "on_error"]
+           "APOLOGY", "TOAST_MAX", "on_error", "POLLING_CONFLICT"]
 
 log = logging.getLogger("bot.channels.telegram")
 
@@ -207,8 +207,23 @@ async def _answer_query(query: Any, text: str) -> None:
         log.info("could not answer callback query: %s", exc)
 
 
+POLLING_CONFLICT = ("another process is already polling Telegram for this bot (409 Conflict): stopping. "
+                    "Polling allows one process only; to run several replicas, set WEBHOOK_URL and "
+                    "WEBHOOK_SECRET and put them behind a load balancer on one PostgreSQL.")
+
+
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure with its traceback, then apologise to the chat (if there is one)."""
+    """Log the failure with its traceback, then apologise to the chat (if there is one).
+
+    A 409 Conflict while polling (a second poller) stops this process with a clear message
+    (`bot_data["polling_conflict"]` is then True: `run_bot` exits non-zero)."""
+    if update is None and isinstance(context.error, Conflict):
+        app = context.application
+        if not app.bot_data.get("polling_conflict"):
+            log.error(POLLING_CONFLICT)
+            app.bot_data["polling_conflict"] = True
+            app.stop_running()
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("update %s failed", update_id, exc_info=context.error)
     chat = update.effective_chat if isinstance(update, Update) else None
