@@ -126,3 +126,111 @@ async def test_a_second_poller_gets_409_and_exits_with_a_clear_message(fake: Fak
     assert rc == 3
     assert "another process is already polling Telegram for this bot (409 Conflict)" in bot.text()
     assert "WEBHOOK_URL" in bot.text()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.postgres
+async def test_two_webhook_replicas_on_one_postgresql_send_once_within_the_rate_and_record_once(
+        fake: FakeBotAPI, tmp_path: Path, pg_url: str, bank: Any) -> None:
+    from datetime import datetime, timezone
+
+    import aiohttp
+    from sqlalchemy import insert
+
+    from bot.store import Store
+    from bot.store import schema as s
+    from bot.tutor.actions import question_key
+    from bot.tutor.models import Pending
+    from tests.conftest import _truncate
+
+    tutor_user, learner_user = User(4242, "Tess"), User(4343, "Lee")
+    now = datetime.now(timezone.utc)
+    store = Store.open(pg_url, migrate=False)
+    try:
+        _truncate(store)
+        tutor = store.learner("telegram", str(tutor_user.id), now=now, timezone="Europe/London", new_per_day=10,
+                              display_name="Tess", chat_id=tutor_user.id)
+        store.set_role(tutor.id, "tutor", None, now)
+        cohort = store.create_cohort("Replicas", tutor.id, "replica-code", now)
+        with store.tx() as c:
+            c.execute(insert(s.learners), [dict(channel="telegram", external_id=str(60_000 + i), chat_id=60_000 + i,
+                                                display_name=f"M{i}", created_at=now, active=True)
+                                           for i in range(150)])
+        members = [store.find_learner("telegram", str(60_000 + i)) for i in range(150)]
+        with store.tx() as c:
+            c.execute(insert(s.learner_settings), [dict(learner_id=m.id, timezone="Europe/London", new_per_day=10)
+                                                   for m in members if m])
+            c.execute(insert(s.memberships), [dict(cohort_id=cohort.id, learner_id=m.id, joined_at=now)
+                                              for m in members if m])
+        bid = store.create_broadcast(cohort.id, tutor.id, now)
+        store.set_broadcast_message(bid, tutor_user.id, 77, "hello")
+        lee = store.learner("telegram", str(learner_user.id), now=now, timezone="Europe/London", new_per_day=10,
+                            display_name="Lee", chat_id=learner_user.id)
+        q = next(q for q in bank if q.is_choice)
+        store.set_pending(Pending(lee.id, q.id, "new", now))
+
+        rate, secret = 30, "replica_secret-1"
+        ports = [_free_port(), _free_port()]
+        replicas = [BotProcess(fake, pg_url, tmp_path / f"r{k}.log", WEBHOOK_URL=f"http://127.0.0.1:{p}/hook",
+                               WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(p), WEBHOOK_SECRET=secret,
+                               SEND_RATE=str(rate)) for k, p in enumerate(ports)]
+        for r in replicas:
+            await r.start()
+        try:
+            await until(lambda: len(fake.find("setWebhook")) >= 2, 60, "replicas did not start")
+            await asyncio.sleep(0.5)
+
+            async def post(port: int, update: dict[str, Any]) -> int:
+                async with aiohttp.ClientSession() as http:  # the load balancer, one update to each replica
+                    for _ in range(50):
+                        try:
+                            async with http.post(f"http://127.0.0.1:{port}/hook", json=update,
+                                                 headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as resp:
+                                if resp.status == 200:
+                                    return resp.status
+                        except aiohttp.ClientError:
+                            pass
+                        await asyncio.sleep(0.2)
+                return 0
+
+            def tap(user: User, data: str) -> dict[str, Any]:
+                msg = {"message_id": 5, "date": 0, "text": "…", "from": fake.bot_user,
+                       "chat": {"id": user.id, "type": "private"}}
+                return fake.update_dict("callback_query", {"id": f"cb-{data}-{fake.mark()}", "from": user.to_dict(),
+                                                           "chat_instance": "ci", "data": data, "message": msg})
+
+            start = fake.mark()
+            choose = f"choose:{question_key(q.id)}:{q.answer}"
+            codes = await asyncio.gather(post(ports[0], tap(tutor_user, f"bcyes:{bid}")),
+                                         post(ports[1], tap(tutor_user, f"bcyes:{bid}")),
+                                         post(ports[0], tap(learner_user, choose)),
+                                         post(ports[1], tap(learner_user, choose)))
+            assert codes == [200, 200, 200, 200]
+            await fake.wait_for("copyMessage", since=start, count=40, timeout=60)
+            fake.flood("copyMessage", retry_after=1)  # one 429 in the middle
+            await fake.wait_for("copyMessage", since=start, count=150, timeout=90)
+            await asyncio.sleep(2)  # anything sent twice would come now
+        finally:
+            for r in replicas:
+                await r.stop()
+        copies = [c for c in fake.find("copyMessage", since=start)]
+        per_chat = Counter(c.chat_id for c in copies)
+        assert set(per_chat) == {60_000 + i for i in range(150)}
+        assert sum(per_chat.values()) - len(per_chat) == 0  # 0 duplicates
+        times = sorted(c.at for c in fake.find("copyMessage", since=start, ok=None))
+        assert times[-1] - times[0] >= (len(times) - 1) / rate * 0.95  # both replicas together within SEND_RATE
+        for i in range(len(times) - rate):
+            assert times[i + rate] - times[i] >= 0.95
+        assert store.outbox_counts(bid) == {"sent": 150}  # queued once for the double Confirm
+        assert len(store.reviews(lee.id)) == 1  # the double tap across the two replicas is recorded once
+        both = replicas[0].text() + replicas[1].text()
+        assert "Traceback" not in both, both[-3000:]
+    finally:
+        store.close()
