@@ -82,7 +82,8 @@ def retention_extension(settings: Settings, store: Store) -> Extension:
         now = utc_now()
         gone = store.purge_inactive(now, timedelta(days=settings.retention_days)) if settings.retention_days else []
         for learner in gone:
-            remove_shell_files(Path("data") / "files", learner.external_id) if learner.channel == "shell" else None
+            if learner.channel == "shell":
+                remove_shell_files(Path("data") / "files", learner.external_id)
         stale = store.purge_stale(now)
         if gone or any(stale.values()):
             log.info("retention: %d inactive learner(s) erased (ids %s); stale rows removed %s",

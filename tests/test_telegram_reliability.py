@@ -3,6 +3,7 @@ forged button data, logs without personal data."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -125,3 +126,33 @@ async def test_a_stuck_engine_call_times_out_with_the_apology_and_frees_its_slot
             assert "How this works" in reply.text and not release.is_set()
     finally:
         release.set()
+
+
+async def test_info_logs_of_a_whole_session_carry_no_names_telegram_ids_or_answers(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank, clock: Any, caplog: pytest.LogCaptureFixture) -> None:
+    zed = User(918273645, "Zenobia", "Quartermaine", username="zenq")
+    answer = "my xylophone-quokka answer"
+    from bot.config import configure_logging
+
+    caplog.set_level(logging.INFO)
+    configure_logging(Settings(telegram_bot_token=fake.token, log_level="INFO"))  # as `python -m bot run` does
+    fake.flood("sendMessage", retry_after=1, chat_id=zed.id)  # a 429 on the way (logged by the sender side)
+    async with running(app_for(fake, db, bank, clock)):
+        for text in ("/start", answer, "/stats", "/mydata", "/newcohort Secret", "/dashboard", "/forget"):
+            mark = fake.mark()
+            fake.send_text(zed, text)
+            await fake.wait_for(None, chat_id=zed.id, since=mark, timeout=10)
+        mark = fake.mark()
+        fake.send_text(zed, f"/mydata@{fake.username}", chat=GROUP)
+        await fake.wait_for("sendMessage", chat_id=GROUP["id"], since=mark)
+        fake.press(zed, "override:99999999999999999999")
+        fake.block(zed.id)
+        mark = fake.mark()
+        fake.send_text(zed, "/help")
+        await fake.wait_for("sendMessage", chat_id=zed.id, since=mark, ok=False)
+        await asyncio.sleep(0.3)
+    logging.getLogger("httpx").setLevel(logging.NOTSET)
+    text = caplog.text
+    assert caplog.records  # the session did log
+    for needle in ("Zenobia", "Quartermaine", "zenq", str(zed.id), "xylophone", "quokka", fake.token):
+        assert needle not in text, needle

@@ -34,6 +34,7 @@ from bot.tutor.grading import MAX_ANSWER_CHARS, Grader
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
 from bot.tutor.models import Arrival, CardRow, Learner, LearnerSettings, Pending, Reminder, Review
 from bot.tutor.ports import Clock, TutorStore
+from bot.tutor.privacy import ALREADY_ANSWERED, PRIVACY, PRIVATE_ONLY, ask_in_private, privacy_text  # noqa: F401
 from bot.tutor.remind import (
     in_quiet_hours, interval_days, next_fire, parse_time, reminder_drop_reason, reminder_text, resolve_timezone,
 )
@@ -45,32 +46,7 @@ from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Engine", "PRIVACY", "PRIVATE_ONLY", "privacy_text", "ASK_IN_PRIVATE", "ALREADY_ANSWERED"]
-
-PRIVACY = (
-    "What we store: your Telegram id and name, your answers and marks, your revision "
-    "schedule, settings (time zone, reminder time, topics) and any cohorts you join.\n"
-    "Why: to mark your answers, schedule your revision and, if you join a cohort, to show "
-    "your tutor how the cohort is doing. The lawful basis is legitimate interests in "
-    "supporting your training.\n"
-    "How long: until you erase it{retention}. Nothing is shared with anyone outside your cohort's tutors "
-    "(and the college's admins); our logs hold internal ids only, never your name or answers.\n"
-    "Your rights: /mydata downloads everything we hold about you; /forget erases it all."
-)
-ASK_IN_PRIVATE = "I only show that in our private chat, so nobody else sees your data. Ask me in private: {link}"
-# Answered only in a private chat: they show personal data (or other learners').
-PRIVATE_ONLY = (Stats, Export, Forget, ConfirmForget, AddTutor, RemoveTutor, NewCohort, ListCohorts, RotateCode,
-                CloseCohort, BroadcastStart, BroadcastPick, BroadcastConfirm, BroadcastCancel, BroadcastResend,
-                Dashboard)
-ALREADY_ANSWERED = "That question has already been answered. Tap Next for a new one."
-
-
-def privacy_text(retention_days: int) -> str:
-    """The privacy notice, with the retention period (RETENTION_DAYS; 0: kept until erased)."""
-    retention = (f", or until you have not used the bot for {retention_days} days, when everything about you "
-                 "is erased automatically") if retention_days else ""
-    return PRIVACY.format(retention=retention)
-
+__all__ = ["Engine", "PRIVACY"]
 
 class Engine:
     """Everything a learner (and a tutor) can do, with an injected store, grader and clock."""
@@ -112,18 +88,12 @@ class Engine:
     def handle(self, who: Who, action: Action) -> list[Reply]:
         """Apply one learner (or tutor) action and return what to show them."""
         who = clean(who)  # a display name is text from outside too
-        if isinstance(action, Choose) and action.poll_id is not None:
-            # A vote on a quiz poll (in a group: anyone may vote): strangers get no rows and no reply.
-            known = self.store.arrive_known(
-                who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
-                new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
-            if known is None:
-                return []
-            arrival = known
-        else:
-            arrival = self.store.arrive(
-                who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
-                new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
+        # A vote on a quiz poll (in a group anyone may vote): strangers get no rows and no reply.
+        arrive = self.store.arrive_known if isinstance(action, Choose) and action.poll_id else self.store.arrive
+        arrival = arrive(who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
+                         new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
+        if arrival is None:
+            return []
         learner = arrival.learner
         if arrival.backed_off is not None:
             self._restore_daily_reminder(learner, arrival.backed_off)
@@ -131,7 +101,7 @@ class Engine:
         if isinstance(action, Answer) and action.text.strip().startswith("/"):
             action = parse_command(action.text) or action
         if not who.private and isinstance(action, PRIVATE_ONLY):
-            return [self._ask_in_private()]
+            return [ask_in_private(self.link_base)]
         match action:
             # Typed messages (the hot path) use what arriving read: the pending question, its card, a draft.
             case Answer():
@@ -208,10 +178,6 @@ class Engine:
                 return self.desk.menus()
             case _:
                 assert_never(event)
-
-    def _ask_in_private(self) -> Message:
-        link = (self.link_base or "").split("?", 1)[0] or "a private chat with me"
-        return Message(ASK_IN_PRIVATE.format(link=link))
 
     def broadcasts_in_progress(self) -> list[BroadcastProgress]:
         """For the progress job: each running broadcast's report, and the final one when it ends."""
@@ -453,10 +419,8 @@ class Engine:
         return Message(f"I don't know the time zone {name[:40]!r}.{hint} Use an IANA name like Europe/London.")
 
     def reminder(self, learner_id: int, fire_at: datetime | None = None) -> Message | None:
-        """The reminder to send now, or None when there is nothing to revise (or they paused).
-
-        `fire_at` (when it was due): a reminder that would go out over 2 hours late or in the
-        learner's quiet hours (an outbox row left from downtime) is dropped and logged."""
+        """The reminder to send now, or None: nothing to revise, paused, or (given `fire_at`, when it was
+        due) it would go out over 2 hours late or in the learner's quiet hours (dropped and logged)."""
         now = self.now()
         settings = self.store.settings(learner_id)
         if fire_at is not None:
