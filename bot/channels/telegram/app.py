@@ -68,7 +68,7 @@ def build_application(settings: Settings, engine: Engine, *, runner: EngineThrea
     processor = PerLearnerUpdateProcessor(concurrent_updates)
     builder = (ApplicationBuilder().token(settings.telegram_bot_token).defaults(DEFAULTS)
                .concurrent_updates(processor)
-               .post_init(_post_init).post_shutdown(_post_shutdown))
+               .post_init(_post_init).post_stop(_post_stop).post_shutdown(_post_shutdown))
     queue = InboxQueue(inbox) if inbox is not None else None
     if queue is not None:
         builder = builder.update_queue(queue)
@@ -108,7 +108,16 @@ def _wire_inbox(app: App, inbox: Inbox) -> None:
                 task.cancel()
 
     on_startup(app, start)
-    on_shutdown(app, shutdown)
+    app.bot_data.setdefault(_STOP, []).append(shutdown)  # while the bot can still send: in post_stop
+
+
+_STOP = "stop_hooks"
+
+
+async def _post_stop(app: App) -> None:
+    """After the updater and the Application stopped, before the bot shuts down: finish in-flight updates."""
+    for hook in app.bot_data.get(_STOP, []):
+        await hook(app)
 
 
 async def _post_init(app: App) -> None:
