@@ -156,3 +156,84 @@ async def test_info_logs_of_a_whole_session_carry_no_names_telegram_ids_or_answe
     assert caplog.records  # the session did log
     for needle in ("Zenobia", "Quartermaine", "zenq", str(zed.id), "xylophone", "quokka", fake.token):
         assert needle not in text, needle
+
+
+async def test_webhook_answers_200_only_after_the_update_is_stored_and_ignores_redeliveries(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank, clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import aiohttp
+
+    from bot.channels.telegram import webhook_options
+    from bot.runtime.inbox import Inbox
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    settings = Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url, webhook_url=f"http://127.0.0.1:{port}/hook",
+                        webhook_listen="127.0.0.1", webhook_port=port, webhook_secret="s3cret")
+    app = build_application(settings, Engine(bank, db, clock=clock), inbox=Inbox(db))
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    await app.initialize()
+    await app.post_init(app)  # type: ignore[misc]
+    try:
+        await app.updater.start_webhook(**webhook_options(settings))  # type: ignore[union-attr]
+        await app.start()
+        async with aiohttp.ClientSession() as http:
+            update = fake.update_dict("message", fake.message_dict(BEN, "/help"))
+            for _ in range(2):  # Telegram redelivers when it saw no 200 in time
+                async with http.post(f"http://127.0.0.1:{port}/hook", json=update, headers=headers) as resp:
+                    assert resp.status == 200
+                    assert db.inbox_max_update_id() == update["update_id"]  # stored before the 200
+            await fake.wait_for("sendMessage", chat_id=BEN.id)
+            await asyncio.sleep(0.5)
+            assert len(fake.find("sendMessage", chat_id=BEN.id)) == 1  # the redelivery was ignored
+
+            def down(*args: Any, **kw: Any) -> bool:
+                raise RuntimeError("database down")
+
+            monkeypatch.setattr(db, "inbox_put", down)
+            lost = fake.update_dict("message", fake.message_dict(AMIRA, "/help"))
+            async with http.post(f"http://127.0.0.1:{port}/hook", json=lost, headers=headers) as resp:
+                assert resp.status >= 500  # not confirmed: Telegram will deliver it again
+    finally:
+        if app.updater.running:  # type: ignore[union-attr]
+            await app.updater.stop()  # type: ignore[union-attr]
+        if app.running:
+            await app.stop()
+        await app.post_stop(app)  # type: ignore[misc]
+        await app.shutdown()
+        await app.post_shutdown(app)  # type: ignore[misc]
+
+
+async def test_a_reminder_left_over_from_downtime_is_dropped_not_sent_late(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from bot.app import outbox_extension
+
+    now = datetime(2026, 3, 2, 11, 0, tzinfo=timezone.utc)
+    settings = Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url)
+    app = build_application(settings, Engine(bank, db, clock=lambda: now),
+                            extensions=[outbox_extension(settings, db, lambda: now)])
+    lid = db.learner("telegram", str(AMIRA.id), now=now, timezone="Europe/London", new_per_day=10,
+                     chat_id=AMIRA.id).id
+    night = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)
+    async with running(app):
+        db.enqueue([dict(learner_id=lid, chat_id=AMIRA.id, kind="reminder",  # queued 19:30, sent at 11:00
+                         payload={"fire_at": (now - timedelta(hours=15)).isoformat()})], now)
+        app.bot_data["sender"].wake()
+        for _ in range(50):
+            if not db.outbox_pending():
+                break
+            await asyncio.sleep(0.1)
+        now = night  # a fresh reminder, but it would arrive at 03:00 in London
+        db.enqueue([dict(learner_id=lid, chat_id=AMIRA.id, kind="reminder",
+                         payload={"fire_at": (night - timedelta(minutes=5)).isoformat()})], now)
+        app.bot_data["sender"].wake()
+        for _ in range(50):
+            if not db.outbox_pending():
+                break
+            await asyncio.sleep(0.1)
+    assert db.outbox_counts() == {"skipped": 2}
+    assert not fake.find("sendMessage", chat_id=AMIRA.id)
