@@ -34,11 +34,8 @@ def _digest(*parts: str) -> int:
 
 
 def level_of(question: Question) -> int:
-    """The question's level: as the bank sets it, else choice 1, free text 2."""
-    level = getattr(question, "level", None)
-    if isinstance(level, int) and 1 <= level <= 3:
-        return level
-    return 1 if question.is_choice else 2
+    """The question's level: as the bank sets it, else choice 1, free text 2 (the bank's default)."""
+    return question.level
 
 
 def next_new_question(candidates: Sequence[Question], introduced: Sequence[Question],
