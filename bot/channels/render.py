@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.tutor.engine import AskQuestion, Feedback, Message
+from bot.tutor.replies import AskQuestion, Feedback, Message
 
 __all__ = ["message_text", "question_text", "feedback_text", "split_text", "TELEGRAM_TEXT_MAX"]
 

@@ -9,7 +9,6 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import fsrs
@@ -40,24 +39,24 @@ def rating_for(marking: Marking | None = None, *, correct: bool | None = None) -
 
 
 class Scheduler:
-    """FSRS-6 with the learner's desired retention; cards travel as `Card.to_dict()`."""
+    """FSRS-6 with the learner's desired retention, on `fsrs.Card`s (the store serialises them)."""
 
     def __init__(self, desired_retention: float = 0.9) -> None:
         # No fuzzing: the same answers at the same times give the same schedule (testable).
         self._fsrs = fsrs.Scheduler(desired_retention=desired_retention, enable_fuzzing=False)
 
     @staticmethod
-    def new_card(question_id: str, now: datetime) -> dict[str, Any]:
+    def new_card(question_id: str, now: datetime) -> fsrs.Card:
         card_id = zlib.crc32(question_id.encode()) or 1
-        return fsrs.Card(card_id=card_id, due=_aware(now)).to_dict()  # type: ignore[no-any-return]
+        return fsrs.Card(card_id=card_id, due=_aware(now))
 
-    def review(self, card: dict[str, Any], rating: fsrs.Rating, now: datetime) -> tuple[dict[str, Any], datetime, dict[str, Any]]:
-        """Apply a rating: (new card dict, its due time, the review log dict)."""
-        new, log = self._fsrs.review_card(fsrs.Card.from_dict(card), rating, _aware(now))
-        return new.to_dict(), new.due, log.to_dict()
+    def review(self, card: fsrs.Card, rating: fsrs.Rating, now: datetime) -> tuple[fsrs.Card, datetime, fsrs.ReviewLog]:
+        """Apply a rating: (the new card, its due time, the review log). `card` itself is not changed."""
+        new, log = self._fsrs.review_card(card, rating, _aware(now))
+        return new, new.due, log
 
-    def retrievability(self, card: dict[str, Any], now: datetime) -> float:
-        return float(self._fsrs.get_card_retrievability(fsrs.Card.from_dict(card), _aware(now)))
+    def retrievability(self, card: fsrs.Card, now: datetime) -> float:
+        return float(self._fsrs.get_card_retrievability(card, _aware(now)))
 
 
 def learner_day(moment: datetime, tz: str) -> date:
@@ -109,8 +108,9 @@ def streaks(events: Iterable[tuple[str, datetime, datetime | None]], today: date
     while day <= today:
         start, end = day_bounds(day, tz)
         while i < len(evs) and evs[i].at < start:
-            if evs[i].due_after is not None:
-                due[evs[i].question_id] = evs[i].due_after  # type: ignore[assignment]
+            due_after = evs[i].due_after
+            if due_after is not None:
+                due[evs[i].question_id] = due_after
             i += 1
         if day in active_days:
             run += 1

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from bot.tutor.engine import StatsData  # noqa: E402
+from bot.tutor.replies import StatsData  # noqa: E402
 
 __all__ = ["stats_png", "bars_png"]
 
