@@ -34,7 +34,7 @@ def test_a_whole_first_day_interleaves_types_and_starts_with_foundations() -> No
     bank = list(load_bank(ROOT / "content"))
     day = _first_day(bank, "learner-1", 10)
     assert len(day) == 10
-    assert day[0].is_choice  # a quiz poll to open
+    assert [q.is_choice for q in day[:6]] == [False, False, True] * 2  # two to type, then a quiz poll
     assert _longest_free_text_run(day) <= MAX_FREE_TEXT_RUN
     assert sum(q.is_choice for q in day) >= 3
     typed = [level_of(q) for q in day if not q.is_choice]

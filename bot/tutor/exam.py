@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import fsrs
 
-from bot.tutor.srs import day_bounds
 
 __all__ = [
     "RAMP_DAYS",
@@ -39,6 +39,8 @@ __all__ = [
     "new_per_day",
     "readiness",
     "mean_recall",
+    "parse_exam_date",
+    "exam_plan",
 ]
 
 RAMP_DAYS = 14
@@ -47,6 +49,7 @@ LAST_WEEK_DAYS = 7
 INTRODUCE_BY_DAYS = 14
 MAX_NEW_PER_DAY = 40  # a catch-up pace, however late the date was set
 _SPREAD_DAYS = 5
+DAY_STARTS_AT = time(4, 0)  # as Anki: a late-night session counts for the day before
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,8 @@ class ExamPlan:
 
     @property
     def starts(self) -> datetime:
-        """The start of the exam day (the learner's day starts at 04:00 local), in UTC."""
-        return day_bounds(self.day, self.timezone)[0]
+        """The start of the exam day (the learner's day starts at 04:00 local, as in `srs`), in UTC."""
+        return datetime.combine(self.day, DAY_STARTS_AT, ZoneInfo(self.timezone)).astimezone(timezone.utc)
 
     def days_left(self, today: date) -> int:
         """Whole days from `today` (the learner's day) to the exam: 0 on the day itself."""
@@ -126,3 +129,42 @@ def readiness(scheduler: fsrs.Scheduler, cards: Iterable[fsrs.Card], total: int,
 def mean_recall(scheduler: fsrs.Scheduler, card: fsrs.Card, now: datetime, days: int = 7) -> float:
     """The recall expected over the next `days` days (the mean of one reading a day)."""
     return sum(_retrievability(scheduler, card, now + timedelta(days=d)) for d in range(1, days + 1)) / days
+
+
+MAX_YEARS_AHEAD = 2
+_DATE_HELP = "Send it as /exam 2027-05-14 (year-month-day) or /exam 14/05/2027, or /exam off."
+
+
+def parse_exam_date(text: str, today: date) -> date | str:
+    """An exam date from a learner or tutor: the date, or a polite refusal saying why.
+
+    Accepts ISO (`2027-05-14`) and the UK day-first form (`14/05/2027`, `14.05.2027`).
+    Refuses dates in the past and more than two years ahead.
+    """
+    raw = text.strip()
+    day: date | None = None
+    try:
+        if len(raw) == 10 and raw[4] == "-":
+            day = date.fromisoformat(raw)
+        elif len(raw) == 10 and raw[2] in "/." and raw[5] == raw[2]:
+            day = date(int(raw[6:]), int(raw[3:5]), int(raw[:2]))
+    except ValueError:
+        day = None
+    if day is None or not raw.isascii():
+        return f"I couldn't read {raw[:20]!r} as a date. {_DATE_HELP}"
+    if day < today:
+        return f"{day:%d %B %Y} is in the past. {_DATE_HELP}"
+    if (day - today).days > 365 * MAX_YEARS_AHEAD + 1:  # two years, leap day included
+        return f"{day:%d %B %Y} is more than {MAX_YEARS_AHEAD} years away: set a date within two years."
+    return day
+
+
+def exam_plan(own: date | None, cohort_days: Iterable[date], tz: str, today: date) -> ExamPlan | None:
+    """The exam a learner revises for: their own date, else their cohorts' next (or, all past, latest)."""
+    if own is not None:
+        return ExamPlan(own, tz)
+    days = sorted(set(cohort_days))
+    if not days:
+        return None
+    upcoming = [d for d in days if d >= today]
+    return ExamPlan(upcoming[0] if upcoming else days[-1], tz)

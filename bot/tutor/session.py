@@ -5,7 +5,7 @@ two learners get different orders (a stable hash of the learner and the question
 
 The rules for new questions, in order:
 
-1. **Interleave types.** A choice question, then two free-text ones, and so on: at most
+1. **Interleave types.** Two free-text questions, then a choice one, and so on: at most
    two free-text questions in a row while a choice question remains in the learner's
    topics (typing on a phone is work, a quiz poll is a breather).
 2. **Foundations first.** Within a type, a lower `level` (1 recall, 2 explain, 3 scenario)
@@ -47,13 +47,11 @@ def next_new_question(candidates: Sequence[Question], introduced: Sequence[Quest
     """
     if not candidates:
         return None
-    run = MAX_FREE_TEXT_RUN  # a session opens with a breather: a quiz poll if there is one
-    if introduced:
-        run = 0
-        for q in reversed(introduced):
-            if q.is_choice:
-                break
-            run += 1
+    run = 0
+    for q in reversed(introduced):
+        if q.is_choice:
+            break
+        run += 1
     choices = [q for q in candidates if q.is_choice]
     typed = [q for q in candidates if not q.is_choice]
     pool: Sequence[Question] = candidates
