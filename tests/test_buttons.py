@@ -6,8 +6,9 @@ import pytest
 
 from bot.tutor import buttons
 from bot.tutor.actions import (
-    AllTopics, BroadcastCancel, BroadcastConfirm, BroadcastPick, CancelForget, Choose, CloseCohort, ConfirmForget,
-    Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, Stats, Stop, ToggleTopic, question_key,
+    AllTopics, BroadcastCancel, BroadcastConfirm, BroadcastPick, CancelForget, Choose, CloseCohort, CohortExamSet,
+    ConfirmForget, Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, SetExam, ShowAnswer, Stats, Stop,
+    ToggleTopic, question_key,
 )
 
 EXAMPLES = [
@@ -17,6 +18,8 @@ EXAMPLES = [
     (Remind("18:00"), "remind:18:00"), (Remind("none"), "remind:none"), (Leave(3), "leave:3"),
     (RotateCode(4), "rotate:4"), (CloseCohort(5), "close:5"), (Dashboard(6), "dash:6"), (BroadcastPick(7), "bcpick:7"),
     (BroadcastConfirm(8), "bcyes:8"), (BroadcastCancel(9), "bcno:9"),
+    (ShowAnswer(question_key("kpi-aht")), f"show:{question_key('kpi-aht')}"), (SetExam("off"), "exam:off"),
+    (CohortExamSet(3, "2027-05-14"), "cexam:3:2027-05-14"), (CohortExamSet(3, "off"), "cexam:3:off"),
 ]
 
 
@@ -32,7 +35,7 @@ def test_every_declared_kind_has_an_example() -> None:
 
 @pytest.mark.parametrize("junk", ["", "zzz", "next:x", "override:", "override:abc", "override:-1", "override:²",
                                   "choose:123:x", "choose:zzzzzzzz:1", "forget:maybe", "topic:", "leave:",
-                                  "x" * 65, "bcyes:1:2"])
+                                  "x" * 65, "bcyes:1:2", "show:zz", "cexam:x:2027-01-01"])
 def test_junk_and_stale_data_decode_to_none(junk: str) -> None:
     assert buttons.decode(junk) is None
 

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone as _tz
+from datetime import date, datetime, timedelta, timezone as _tz
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +226,8 @@ def _reminder(row: Any) -> Reminder:
 
 
 def _cohort(row: Any) -> Cohort:
-    return Cohort(row.id, row.name, row.owner_id, row.join_code, row.created_at, row.closed_at, int(row.members))
+    return Cohort(row.id, row.name, row.owner_id, row.join_code, row.created_at, row.closed_at, int(row.members),
+                  row.exam_date)
 
 
 def _broadcast(row: Any) -> Broadcast:
@@ -423,7 +424,7 @@ class Store:
         if row is None:
             raise NotFound(f"settings of learner {learner_id}")
         return LearnerSettings(row.timezone, row.new_per_day, tuple(row.topics) if row.topics is not None else None,
-                               row.paused_until)
+                               row.paused_until, row.exam_date)
 
     def update_settings(self, learner_id: int, **values: Any) -> None:
         if "topics" in values and values["topics"] is not None:
@@ -481,6 +482,13 @@ class Store:
         with self._read() as c:
             return dict(c.execute(select(s.cards.c.question_id, s.cards.c.topic).where(
                 s.cards.c.learner_id == learner_id)).all())
+
+    def introduced_order(self, learner_id: int) -> list[str]:
+        """The learner's question ids in the order they first answered them (oldest first)."""
+        first = func.min(s.reviews.c.id)
+        with self._read() as c:
+            return [r[0] for r in c.execute(select(s.reviews.c.question_id).where(s.reviews.c.learner_id == learner_id)
+                                            .group_by(s.reviews.c.question_id).order_by(first)).all()]
 
     # ------------------------------------------------------------------ reviews
 
@@ -906,6 +914,10 @@ class Store:
     def rotate_code(self, cohort_id: int, code: str) -> None:
         with self.tx() as c:
             c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(join_code=code))
+
+    def set_cohort_exam(self, cohort_id: int, day: date | None) -> None:
+        with self.tx() as c:
+            c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(exam_date=day))
 
     def close_cohort(self, cohort_id: int, now: datetime) -> None:
         with self.tx() as c:

@@ -18,11 +18,11 @@ __all__ = [
     # learners
     "Start", "Next", "Extra", "Answer", "Choose", "Override", "Stop", "Topics", "ToggleTopic", "AllTopics",
     "Stats", "Pause", "Resume", "Privacy", "Export", "Forget", "ConfirmForget", "CancelForget", "Help",
-    "Remind", "SetDaily", "SetTimezone", "Unknown", "NotText",
+    "Remind", "SetDaily", "SetTimezone", "Unknown", "NotText", "ShowAnswer", "SetExam",
     # cohorts and tutors
     "Join", "MyCohorts", "Leave", "AddTutor", "RemoveTutor", "NewCohort", "ListCohorts", "RotateCode",
     "CloseCohort", "BroadcastStart", "BroadcastPick", "BroadcastContent", "BroadcastConfirm", "BroadcastCancel",
-    "Dashboard", "TutorAction", "LearnerAction",
+    "Dashboard", "CohortExam", "CohortExamSet", "TutorAction", "LearnerAction",
     # channel events
     "Event", "ChatReachable", "PollSent", "ProgressShown", "Started",
 ]
@@ -77,6 +77,18 @@ class Choose:
 @dataclass(frozen=True)
 class Override:
     review_id: int
+
+
+@dataclass(frozen=True)
+class ShowAnswer:
+    """"I don't know — show me" on a free-text question: see the answer, rated Again."""
+
+    key: str  # question_key(question id)
+
+
+@dataclass(frozen=True)
+class SetExam:
+    arg: str = ""  # "2027-05-14", "14/05/2027", "off", "" (show)
 
 
 @dataclass(frozen=True)
@@ -252,11 +264,25 @@ class Dashboard:
     cohort_id: int | None = None
 
 
+@dataclass(frozen=True)
+class CohortExam:
+    """/cohortexam DATE or /cohortexam off: the tutor picks the cohort next (if they have several)."""
+
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class CohortExamSet:
+    cohort_id: int
+    day: str  # ISO date, or "off"
+
+
 LearnerAction = (Start | Next | Extra | Answer | Choose | Override | Stop | Topics | ToggleTopic | AllTopics | Stats
                  | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Remind
-                 | SetDaily | SetTimezone | Unknown | NotText)
+                 | SetDaily | SetTimezone | Unknown | NotText | ShowAnswer | SetExam)
 TutorAction = (Join | MyCohorts | Leave | AddTutor | RemoveTutor | NewCohort | ListCohorts | RotateCode | CloseCohort
-               | BroadcastStart | BroadcastPick | BroadcastContent | BroadcastConfirm | BroadcastCancel | Dashboard)
+               | BroadcastStart | BroadcastPick | BroadcastContent | BroadcastConfirm | BroadcastCancel | Dashboard
+               | CohortExam | CohortExamSet)
 Action = LearnerAction | TutorAction
 
 

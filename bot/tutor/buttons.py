@@ -15,7 +15,8 @@ from typing import Any, get_type_hints
 
 from bot.tutor.actions import (
     Action, AllTopics, BroadcastConfirm, BroadcastCancel, BroadcastPick, CancelForget, Choose, CloseCohort,
-    ConfirmForget, Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, Stats, Stop, ToggleTopic,
+    CohortExamSet, ConfirmForget, Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, SetExam, ShowAnswer,
+    Stats, Stop, ToggleTopic,
 )
 
 __all__ = ["Kind", "KINDS", "encode", "decode", "DATA_MAX"]
@@ -58,7 +59,7 @@ class Kind:
         return action if self.check(action) else None
 
 
-def _key_like(action: Choose) -> bool:
+def _key_like(action: Choose | ShowAnswer) -> bool:
     return len(action.key) == 8 and all(c in "0123456789abcdef" for c in action.key)
 
 
@@ -69,6 +70,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("stats", Stats),
     Kind("override", Override, ("review_id",)),
     Kind("choose", Choose, ("key", "option"), check=_key_like),
+    Kind("show", ShowAnswer, ("key",), check=_key_like),
+    Kind("exam", SetExam, ("arg",)),
+    Kind("cexam", CohortExamSet, ("cohort_id", "day")),
     Kind("topic", AllTopics, const="*"),
     Kind("topic", ToggleTopic, ("slug",), check=lambda a: bool(a.slug)),
     Kind("forget", ConfirmForget, const="yes"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.tutor.actions import (
-    Action, AddTutor, BroadcastStart, CloseCohort, Dashboard, Export, Extra, Forget, Help, Join, Leave,
+    Action, AddTutor, BroadcastStart, CloseCohort, CohortExam, Dashboard, Export, Extra, Forget, Help, Join, Leave,
     ListCohorts, MyCohorts, NewCohort, Next, Pause, Privacy, Remind, RemoveTutor, Resume, RotateCode, SetDaily,
-    SetTimezone, Start, Stats, Stop, Topics, Unknown,
+    SetExam, SetTimezone, Start, Stats, Stop, Topics, Unknown,
 )
 
 __all__ = ["parse_command", "COMMANDS", "TUTOR_COMMANDS"]
@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("remind", "Daily reminder: /remind 19:30 or /remind off"),
     ("timezone", "Set your time zone: /timezone Europe/London"),
     ("daily", "New questions a day: /daily 10"),
+    ("exam", "Your exam date: /exam 2027-05-14 or /exam off"),
     ("pause", "Pause reminders: /pause 3 (days)"),
     ("resume", "Resume reminders"),
     ("mycohorts", "Your cohorts"),
@@ -36,6 +37,7 @@ TUTOR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("cohorts", "Your cohorts, links, rotate or close"),
     ("broadcast", "Message a cohort"),
     ("dashboard", "Where a cohort struggles"),
+    ("cohortexam", "A cohort's exam date: /cohortexam 2027-05-14"),
     ("addtutor", "Admins: make a user a tutor (/addtutor ID)"),
     ("removetutor", "Admins: remove a tutor (/removetutor ID)"),
 )
@@ -48,7 +50,7 @@ _SIMPLE: dict[str, Callable[[], Action]] = {
 }
 _WITH_TEXT: dict[str, Callable[[str], Action]] = {
     "start": Start, "remind": Remind, "timezone": SetTimezone, "join": Join, "addtutor": AddTutor,
-    "removetutor": RemoveTutor, "newcohort": NewCohort,
+    "removetutor": RemoveTutor, "newcohort": NewCohort, "exam": SetExam, "cohortexam": CohortExam,
 }
 
 

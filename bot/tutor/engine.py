@@ -15,7 +15,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
@@ -25,20 +25,23 @@ from bot.tutor.actions import (
     BroadcastStart, CancelForget, ChatReachable, Choose, CloseCohort, ConfirmForget, Dashboard, Event, Export,
     Extra, Forget, Help, Join, Leave, ListCohorts, MyCohorts, NewCohort, Next, NotText, Override, Pause, PollSent,
     Privacy, ProgressShown, Remind, RemoveTutor, Resume, RotateCode, SetDaily, SetTimezone, Start, Started, Stats,
-    Stop, ToggleTopic, Topics, Unknown, Who, clean, question_key,
+    Stop, ToggleTopic, Topics, Unknown, Who, clean, question_key, ShowAnswer, SetExam, CohortExam, CohortExamSet,
 )
 from bot.tutor.bank import Question, QuestionBank
 from bot.tutor.commands import COMMANDS, parse_command
 from bot.tutor.desk import DeskContext, TutorDesk
+from bot.tutor import preferences
+from bot.tutor.exam_desk import ExamContext, ExamDesk, exam_line
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
 from bot.tutor.models import Arrival, CardRow, Learner, LearnerSettings, Pending, Reminder, Review
 from bot.tutor.ports import Clock, TutorStore
 from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
 from bot.tutor.replies import (
-    NEXT, STOP, AskQuestion, BroadcastProgress, Button, Chart, Document, Feedback, Keyboard, Message, Reply,
-    StatsData, kb,
+    NEXT, STOP, AskQuestion, BroadcastProgress, Button, Chart, Document, ExamOutlook, Feedback, Keyboard, Message,
+    Reply, StatsData, kb,
 )
+from bot.tutor.session import next_new_question, option_order
 from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for, streaks
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,9 @@ class Engine:
         self.scheduler = Scheduler(desired_retention)
         self.desk = TutorDesk(DeskContext(
             store=store, now=self.now, bank=bank, scheduler=self.scheduler, admins=frozenset(admins),
-            link_base=link_base, get_learner=lambda channel, external_id: self.learner(Who(channel, external_id))))
+            link_base=link_base, get_learner=lambda channel, external_id: self.learner(Who(channel, external_id)),
+            timezone=default_timezone))
+        self.exams = ExamDesk(ExamContext(store=store, now=self.now, bank=bank, scheduler=self.scheduler))
         self._topic_order = [t.slug for t in bank.topics]
         self._titles = {t.slug: t.title for t in bank.topics}
 
@@ -118,6 +123,10 @@ class Engine:
                 return self._on_choose(learner, action)
             case Override():
                 return self._on_override(learner, action)
+            case ShowAnswer():
+                return self._on_show_answer(learner, action)
+            case SetExam():
+                return self.exams.set_exam(learner, action)
             case Stop():
                 return self._on_stop(learner)
             case Topics():
@@ -148,16 +157,16 @@ class Engine:
             case Help():
                 return self._help()
             case Remind():
-                return self._on_remind(learner, action)
+                return preferences.remind(self.store, self.now(), learner, action)
             case SetDaily():
-                return self._on_setdaily(learner, action)
+                return preferences.set_daily(self.store, learner, action)
             case SetTimezone():
-                return self._on_settimezone(learner, action)
+                return preferences.set_timezone(self.store, self.now(), learner, action)
             case Unknown():
                 return self._on_unknown(action)
             case (Join() | MyCohorts() | Leave() | AddTutor() | RemoveTutor() | NewCohort() | ListCohorts()
                   | RotateCode() | CloseCohort() | BroadcastStart() | BroadcastPick() | BroadcastContent()
-                  | BroadcastConfirm() | BroadcastCancel() | Dashboard()):
+                  | BroadcastConfirm() | BroadcastCancel() | Dashboard() | CohortExam() | CohortExamSet()):
                 return self.desk.handle(learner, action)
             case _:
                 assert_never(action)
@@ -233,7 +242,7 @@ class Engine:
             index = (ord(text) - ord("A")) if len(text) == 1 and "A" <= text <= "Z" else (
                 int(text) - 1 if text.isdecimal() and len(text) < 4 else -1)
             if 0 <= index < len(question.options):
-                return self._choose(learner, pending, question, index, arrival.card)
+                return self._choose(learner, pending, question, self._order(learner, question)[index], arrival.card)
             return [Message(f"Pick one of the options (1 to {len(question.options)}), or tap Next to skip.",
                             kb([NEXT]))]
         return self._grade(learner, pending, question, action.text, arrival.card)
@@ -247,7 +256,25 @@ class Engine:
         question = self.bank.get(pending.question_id)
         if question is None or not question.is_choice or not 0 <= action.option < len(question.options):
             return [Message("That's not one of the options. Tap Next for a new question.", kb([NEXT]), toast=True)]
-        return self._choose(learner, pending, question, action.option, self.store.card(learner.id, question.id))
+        index = self._order(learner, question)[action.option]  # the learner picked a position in their order
+        return self._choose(learner, pending, question, index, self.store.card(learner.id, question.id))
+
+    def _order(self, learner: Learner, question: Question) -> tuple[int, ...]:
+        """The order this learner sees a choice's options in (stable for them, shuffled between learners)."""
+        return option_order(str(learner.id), question.id, len(question.options))
+
+    def _on_show_answer(self, learner: Learner, action: ShowAnswer) -> list[Reply]:
+        """"I don't know — show me": the model answer and its points, rated Again, nothing typed."""
+        pending = self.store.get_pending(learner.id)
+        question = self.bank.get(pending.question_id) if pending else None
+        if pending is None or question is None or question.is_choice or question_key(question.id) != action.key:
+            return [Message("That question has already been answered or has expired. Tap Next for a new one.",
+                            kb([NEXT]), toast=True)]
+        marking = self.grader.grade(question, "")
+        review_id = self._record(learner, pending, question, self.store.card(learner.id, question.id), "",
+                                 self.now(), Rating.Again, 0.0, (), tuple(p.id for p in question.marking_points))
+        return [Feedback(question, marking, review_id, kb([NEXT, STOP]),
+                         "It will come back soon, so you can try it in your own words.", shown=True)]
 
     def _on_override(self, learner: Learner, action: Override) -> list[Reply]:
         refuse: list[Reply] = [Message("That marking can't be changed now (it may be an older answer).", kb([NEXT]),
@@ -260,7 +287,8 @@ class Engine:
                 or review.score >= 1 or review.card_before is None
                 or self.store.latest_review_id(learner.id, review.question_id) != action.review_id):
             return refuse
-        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at)
+        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at,
+                                                self.exams.plan(learner))
         self.store.record_override(action.review_id, learner.id, review.question_id, card, due, self.now())
         return [Message("Noted: I've counted that answer as right and scheduled it as a good answer. "
                         "Your tutor will see it, so the marking can be improved.", kb([NEXT, STOP]), toast=True)]
@@ -303,7 +331,7 @@ class Engine:
             f"Due in the next 7 days: {sum(n for _, n in data.due_next_7_days)}",
         ]
         if data.accuracy:
-            lines.append("\nAccuracy and estimated recall by topic:")
+            lines.append("\nAccuracy, and the recall you can expect this week, by topic:")
             for title, (right, total) in data.accuracy.items():
                 recall = data.recall.get(title)
                 rtxt = f", recall {recall:.0%}" if recall is not None else ""
@@ -312,6 +340,10 @@ class Engine:
             lines.append("\nPoints you miss most:")
             for prompt, point, n in data.top_misses:
                 lines.append(f"• {point} ({n}×) — from: {prompt[:80]}{'…' if len(prompt) > 80 else ''}")
+        if data.exam is not None and data.exam.days_left >= 0:
+            ex = data.exam
+            lines.insert(0, f"{exam_line(ex.day, ex.days_left)} Readiness: {ex.recall_on_day:.0%} predicted recall on the day; "
+                            f"{ex.introduced_share:.0%} of your questions met so far.")
         replies: list[Reply] = [Message("\n".join(lines), kb([NEXT]), title="Your progress")]
         if data.answered_total:
             replies.append(Chart("Your revision", data))
@@ -355,69 +387,6 @@ class Engine:
         return [Message(f"I can only mark typed answers, so I can't use a {action.kind}.{waiting} "
                         "Type your answer as a message, or tap Next.", kb([NEXT]))]
 
-    def _on_remind(self, learner: Learner, action: Remind) -> list[Reply]:
-        arg = action.arg.strip()
-        settings = self.store.settings(learner.id)
-        if arg.lower() == "none":
-            return [Message("No reminders, then. Send /remind 19:30 any time to get one.")]
-        if arg.lower() in ("off", "stop", "no"):
-            self.store.disable_reminder(learner.id)
-            return [Message("Daily reminders are off. /remind 19:30 turns them back on.")]
-        if not arg:
-            rem = self.store.get_reminder(learner.id)
-            if rem is None or not rem.enabled:
-                return [Message("You have no daily reminder. Set one with /remind 19:30 "
-                                "(or /remind 19:30 Europe/Paris for another time zone).")]
-            return [Message(f"Your daily reminder is at {rem.local_time} ({rem.timezone}). "
-                            "/remind off stops it; /remind 19:30 changes it.")]
-        parts = arg.split()
-        at = parse_time(parts[0])
-        if at is None or len(parts) > 2:
-            return [Message("Send a time like /remind 19:30, optionally with a time zone: /remind 19:30 Europe/Paris.")]
-        tz = settings.timezone
-        if len(parts) == 2:
-            zone, suggestions = resolve_timezone(parts[1])
-            if zone is None:
-                return [self._unknown_zone(parts[1], suggestions)]
-            tz = zone
-            self.store.update_settings(learner.id, timezone=tz)
-        if in_quiet_hours(at):
-            return [Message("I don't send reminders between midnight and 6 a.m. Pick a time from 06:00 to 23:59.")]
-        when = f"{at:%H:%M}"
-        nxt = next_fire(at, tz, self.now())
-        self.store.set_reminder(learner.id, when, tz, nxt)
-        local = nxt.astimezone(ZoneInfo(tz))
-        return [Message(f"Done: I'll remind you at {when} every day ({tz}), when there's something to revise. "
-                        f"First one: {local:%A %H:%M}. /remind off stops them.")]
-
-    def _on_settimezone(self, learner: Learner, action: SetTimezone) -> list[Reply]:
-        if not action.name.strip():
-            tz = self.store.settings(learner.id).timezone
-            return [Message(f"Your time zone is {tz}. Change it with /timezone Area/City, e.g. /timezone Europe/Paris.")]
-        zone, suggestions = resolve_timezone(action.name)
-        if zone is None:
-            return [self._unknown_zone(action.name, suggestions)]
-        self.store.update_settings(learner.id, timezone=zone)
-        rem = self.store.get_reminder(learner.id)
-        if rem is not None and rem.enabled:
-            at = parse_time(rem.local_time)
-            assert at is not None
-            self.store.set_reminder(learner.id, rem.local_time, zone, next_fire(at, zone, self.now()))
-        return [Message(f"Time zone set to {zone}." + (" Your reminder moves with it." if rem and rem.enabled else ""))]
-
-    def _on_setdaily(self, learner: Learner, action: SetDaily) -> list[Reply]:
-        if action.count is None:
-            n = self.store.settings(learner.id).new_per_day
-            return [Message(f"You get up to {n} new questions a day (reviews come on top). "
-                            "Change it with /daily 15 (0 to 100; 0 means reviews only).")]
-        self.store.update_settings(learner.id, new_per_day=action.count)
-        return [Message(f"Done: up to {action.count} new questions a day.", kb([NEXT]))]
-
-    @staticmethod
-    def _unknown_zone(name: str, suggestions: list[str]) -> Message:
-        hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
-        return Message(f"I don't know the time zone {name[:40]!r}.{hint} Use an IANA name like Europe/London.")
-
     def reminder(self, learner_id: int) -> Message | None:
         """The reminder to send now, or None when there is nothing to revise (or they paused)."""
         now = self.now()
@@ -432,10 +401,22 @@ class Engine:
             seen = self.store.seen_questions(learner_id)
             fresh = sum(1 for q in self.bank if q.id not in seen and (allowed is None or q.id in allowed))
             new = min(fresh, self._new_left(learner, settings, now))
+        plan = self.exams.plan(learner, settings)
+        left = plan.days_left(learner_day(now, settings.timezone)) if plan else None
+        if plan is not None and left is not None and left < 0 and settings.exam_date is not None:
+            # Their own exam is over: ask whether to keep going rather than carry on as if nothing happened.
+            return Message(f"Your exam was on {plan.day:%A %d %B}: I hope it went well! Do you want to keep "
+                           "revising? Your schedule is back to normal.",
+                           kb([Button("Keep revising ▶", Next()), Button("Clear the exam date", SetExam("off"))],
+                              [Button("Stop reminders", Remind("off"))]))
         if due == 0 and new == 0:
             return None
         rem = self.store.get_reminder(learner_id)
-        return Message(reminder_text(due, new, rem.ignored if rem else 0), kb([Button("Start revising ▶", Next())]))
+        text = reminder_text(due, new, rem.ignored if rem else 0)
+        if plan is not None and left is not None and 0 <= left <= 14:
+            text = (f"{exam_line(plan.day, left)} {due + new} question{'s' if due + new != 1 else ''} "
+                    f"to stay on track today.\n" + text)
+        return Message(text, kb([Button("Start revising ▶", Next())]))
 
     def _help(self) -> list[Reply]:
         lines = ["Tap Next (or send /quiz) for a question, then type your answer. "
@@ -463,11 +444,13 @@ class Engine:
         self.store.set_pending(Pending(learner.id, question.id, mode, now))
         header = {"due": "Review", "new": "New question", "extra": "Extra practice"}[mode]
         header = f"{header} · {self._titles.get(question.topic, question.topic)}"
-        buttons: Keyboard = ()
+        key = question_key(question.id)
         if question.is_choice:
-            buttons = tuple((Button(f"{i + 1}. {opt}", Choose(question_key(question.id), i)),)
-                            for i, opt in enumerate(question.options))
-        return [AskQuestion(question, header, buttons, as_poll=question.fits_quiz_poll)]
+            order = self._order(learner, question)
+            ask = AskQuestion(question, header, as_poll=question.fits_quiz_poll, order=order)
+            return [dataclasses.replace(ask, buttons=tuple(
+                (Button(f"{pos + 1}. {opt}", Choose(key, pos)),) for pos, opt in enumerate(ask.options)))]
+        return [AskQuestion(question, header, kb([Button("I don't know — show me", ShowAnswer(key))]))]
 
     def _pick(self, learner: Learner, settings: LearnerSettings, allowed: list[str] | None, now: datetime,
               skip: str | None) -> tuple[Question | None, str]:
@@ -489,22 +472,20 @@ class Engine:
         return None, ""
 
     def _new_left(self, learner: Learner, settings: LearnerSettings, now: datetime) -> int:
-        start, end = day_bounds(learner_day(now, settings.timezone), settings.timezone)
-        return max(0, settings.new_per_day - self.store.introduced_count(learner.id, start, end))
+        today = learner_day(now, settings.timezone)
+        start, end = day_bounds(today, settings.timezone)
+        introduced = self.store.introduced_count(learner.id, start, end)
+        return max(0, self.exams.pace(learner, settings, today, introduced) - introduced)
 
     def _new_question(self, learner: Learner, allowed: list[str] | None, skip: str | None) -> Question | None:
-        seen = self.store.seen_questions(learner.id)
-        per_topic = Counter(seen.values())
+        """The next new question, in `bot.tutor.session`'s order (types interleaved, foundations first)."""
+        order = self.store.introduced_order(learner.id)
+        introduced = [q for q in (self.bank.get(qid) for qid in order) if q is not None]
+        seen = set(self.store.seen_questions(learner.id))
         allowed_set = set(allowed) if allowed is not None else None
-        fresh: dict[str, list[Question]] = defaultdict(list)
-        for q in self.bank:
-            if q.id not in seen and q.id != skip and (allowed_set is None or q.id in allowed_set):
-                fresh[q.topic].append(q)
-        if not fresh:
-            return None
-        # The topic this learner has seen least, so a session mixes topics; ties in bank order.
-        topic = min(fresh, key=lambda t: (per_topic[t], self._topic_order.index(t)))
-        return fresh[topic][0]
+        fresh = [q for q in self.bank
+                 if q.id not in seen and q.id != skip and (allowed_set is None or q.id in allowed_set)]
+        return next_new_question(fresh, introduced, str(learner.id))
 
     def _extra_question(self, learner: Learner, allowed: list[str] | None,
                         skip: str | None) -> tuple[Question | None, str]:
@@ -571,7 +552,7 @@ class Engine:
             extra=extra, card_before=None, due_after=None)
         if not extra:
             before = card.card if card else self.scheduler.new_card(question.id, now)
-            after, due, log_ = self.scheduler.review(before, rating, now)
+            after, due, log_ = self.scheduler.review(before, rating, now, self.exams.plan(learner))
             review = dataclasses.replace(review, card_before=before, card_after=after, due_after=due, log=log_)
         return self.store.record_review(review)
 
@@ -579,14 +560,15 @@ class Engine:
 
     def stats(self, learner: Learner) -> StatsData:
         now = self.now()
-        tz = self.store.settings(learner.id).timezone
+        settings = self.store.settings(learner.id)
+        tz = settings.timezone
         reviews = self.store.reviews(learner.id)
         cards = self.store.cards(learner.id)
         today = learner_day(now, tz)
         by_day = Counter(learner_day(r.reviewed_at, tz) for r in reviews)
         recall_parts: dict[str, list[float]] = defaultdict(list)
-        for c in cards:
-            recall_parts[self._titles.get(c.topic, c.topic)].append(self.scheduler.retrievability(c.card, now))
+        for c in cards:  # what they can count on over the next week, not the value at the last review
+            recall_parts[self._titles.get(c.topic, c.topic)].append(self.scheduler.recall_ahead(c.card, now))
         st = streaks(((r.question_id, r.reviewed_at, r.due_after) for r in reviews if not r.extra), today, tz)
         due7 = []
         for k in range(7):
@@ -604,4 +586,5 @@ class Engine:
             top_misses=top_missed_points(self.bank, reviews),
             reviews_per_day=[(today - timedelta(days=k), by_day.get(today - timedelta(days=k), 0))
                              for k in range(29, -1, -1)],
+            exam=self.exams.outlook(learner, settings, ((c.question_id, c.card) for c in cards), due7[0][1]),
         )

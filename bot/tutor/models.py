@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import fsrs
@@ -30,6 +30,7 @@ class LearnerSettings:
     new_per_day: int
     topics: tuple[str, ...] | None  # None: every topic
     paused_until: datetime | None = None
+    exam_date: date | None = None  # their own assessment date (/exam); a cohort's otherwise
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class Cohort:
     created_at: datetime
     closed_at: datetime | None
     members: int
+    exam_date: date | None = None  # members inherit it unless they set their own
 
 
 @dataclass(frozen=True)

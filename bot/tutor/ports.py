@@ -8,7 +8,7 @@ engine depends on `TutorStore` (all of the conversation's ports); the runtime jo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 import fsrs
@@ -64,6 +64,8 @@ class Schedule(Protocol):
 
     def seen_questions(self, learner_id: int) -> dict[str, str]: ...
 
+    def introduced_order(self, learner_id: int) -> list[str]: ...
+
     def record_review(self, r: Review) -> int: ...
 
     def get_review(self, review_id: int) -> Review: ...
@@ -111,6 +113,8 @@ class Cohorts(Protocol):
                 open_only: bool = True) -> list[Cohort]: ...
 
     def rotate_code(self, cohort_id: int, code: str) -> None: ...
+
+    def set_cohort_exam(self, cohort_id: int, day: date | None) -> None: ...
 
     def close_cohort(self, cohort_id: int, now: datetime) -> None: ...
 
