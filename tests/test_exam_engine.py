@@ -185,3 +185,19 @@ def test_a_cohort_exam_is_inherited_and_shown_on_the_dashboard(store: Store, clo
     assert data.exam is not None and data.exam.days_left == 30 and data.exam.introduced_share == pytest.approx(1 / 20)
     assert data.readiness_by_topic is not None and 0 < data.readiness_by_topic["KPIs and performance metrics"] < 0.1
     assert "Exam 01 April 2026 (in 30 days)" in texts(replies)
+
+
+def test_reminders_count_what_the_day_needs_then_ask_after_the_exam(store: Store, clock: Clock,
+                                                                    bundled: QuestionBank) -> None:
+    engine = Engine(one_topic(bundled, "kpis"), store, clock=clock, new_per_day=3)
+    engine.handle(ANN, SetExam((clock.now + timedelta(days=10)).date().isoformat()))
+    lid = store.find_learner("shell", "ann").id  # type: ignore[union-attr]
+    reminder = engine.reminder(lid)
+    assert reminder is not None and "Exam in 10 days" in reminder.text and "to stay on track today" in reminder.text
+    clock.advance(days=12)  # two days after the exam
+    after = engine.reminder(lid)
+    assert after is not None and "I hope it went well" in after.text
+    assert SetExam("off") in [b.action for row in after.buttons for b in row]
+    clock.advance(days=7)  # a week on, the question is not asked again
+    later = engine.reminder(lid)
+    assert later is None or "I hope it went well" not in later.text

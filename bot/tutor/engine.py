@@ -403,12 +403,13 @@ class Engine:
             new = min(fresh, self._new_left(learner, settings, now))
         plan = self.exams.plan(learner, settings)
         left = plan.days_left(learner_day(now, settings.timezone)) if plan else None
-        if plan is not None and left is not None and left < 0 and settings.exam_date is not None:
-            # Their own exam is over: ask whether to keep going rather than carry on as if nothing happened.
+        if plan is not None and left is not None and -7 <= left < 0:
+            # The exam is over: for a week, ask whether to keep going rather than carry on as if nothing happened.
+            first = [Button("Keep revising ▶", Next())]
+            if settings.exam_date is not None:
+                first.append(Button("Clear the exam date", SetExam("off")))
             return Message(f"Your exam was on {plan.day:%A %d %B}: I hope it went well! Do you want to keep "
-                           "revising? Your schedule is back to normal.",
-                           kb([Button("Keep revising ▶", Next()), Button("Clear the exam date", SetExam("off"))],
-                              [Button("Stop reminders", Remind("off"))]))
+                           "revising? Your schedule is back to normal.", kb(first, [Button("Stop reminders", Remind("off"))]))
         if due == 0 and new == 0:
             return None
         rem = self.store.get_reminder(learner_id)
