@@ -8,6 +8,7 @@ from bot.tutor import buttons
 from bot.tutor.actions import (
     AllTopics, BroadcastCancel, BroadcastConfirm, BroadcastPick, CancelForget, Choose, CloseCohort, ConfirmForget,
     Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, Stats, Stop, ToggleTopic, question_key,
+    ClaimAccept, ClaimReject, Claims, ClaimSkipReason, ContentRollback, Learned, WithdrawLearned,
 )
 
 EXAMPLES = [
@@ -17,6 +18,9 @@ EXAMPLES = [
     (Remind("18:00"), "remind:18:00"), (Remind("none"), "remind:none"), (Leave(3), "leave:3"),
     (RotateCode(4), "rotate:4"), (CloseCohort(5), "close:5"), (Dashboard(6), "dash:6"), (BroadcastPick(7), "bcpick:7"),
     (BroadcastConfirm(8), "bcyes:8"), (BroadcastCancel(9), "bcno:9"),
+    (Claims(), "claims:"), (ClaimAccept(10, 2), "cacc:10:2:1"), (ClaimAccept(10, 0, 0), "cacc:10:0:0"),
+    (ClaimReject(11), "crej:11"), (ClaimSkipReason(12), "cskip:12"), (Learned(), "learned:"),
+    (WithdrawLearned(13), "lwd:13"), (ContentRollback(14), "rollback:14"),
 ]
 
 
@@ -32,7 +36,8 @@ def test_every_declared_kind_has_an_example() -> None:
 
 @pytest.mark.parametrize("junk", ["", "zzz", "next:x", "override:", "override:abc", "override:-1", "override:²",
                                   "choose:123:x", "choose:zzzzzzzz:1", "forget:maybe", "topic:", "leave:",
-                                  "x" * 65, "bcyes:1:2"])
+                                  "x" * 65, "bcyes:1:2",
+                                  "cacc:1:2", "cacc:1:2:5", "cacc:1:99:1", "crej:x", "rollback:"])
 def test_junk_and_stale_data_decode_to_none(junk: str) -> None:
     assert buttons.decode(junk) is None
 

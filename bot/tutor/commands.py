@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.tutor.actions import (
-    Action, AddTutor, BroadcastStart, CloseCohort, Dashboard, Export, Extra, Forget, Help, Join, Leave,
+    Action, AddTutor, BroadcastStart, Claims, ContentInfo, Learned, CloseCohort, Dashboard, Export, Extra, Forget, Help, Join, Leave,
     ListCohorts, MyCohorts, NewCohort, Next, Pause, Privacy, Remind, RemoveTutor, Resume, RotateCode, SetDaily,
     SetTimezone, Start, Stats, Stop, Topics, Unknown,
 )
@@ -36,6 +36,9 @@ TUTOR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("cohorts", "Your cohorts, links, rotate or close"),
     ("broadcast", "Message a cohort"),
     ("dashboard", "Where a cohort struggles"),
+    ("claims", "Answers waiting for your decision"),
+    ("learned", "Wordings the grader learned from claims"),
+    ("content", "Question files: version, topics, roll back"),
     ("addtutor", "Admins: make a user a tutor (/addtutor ID)"),
     ("removetutor", "Admins: remove a tutor (/removetutor ID)"),
 )
@@ -44,7 +47,7 @@ _SIMPLE: dict[str, Callable[[], Action]] = {
     "quiz": Next, "next": Next, "topics": Topics, "stats": Stats, "resume": Resume,
     "privacy": Privacy, "mydata": Export, "forget": Forget, "help": Help, "stop": Stop,
     "extra": Extra, "practice": Extra, "mycohorts": MyCohorts, "cohorts": ListCohorts,
-    "broadcast": BroadcastStart,
+    "broadcast": BroadcastStart, "claims": Claims, "learned": Learned, "content": ContentInfo,
 }
 _WITH_TEXT: dict[str, Callable[[str], Action]] = {
     "start": Start, "remind": Remind, "timezone": SetTimezone, "join": Join, "addtutor": AddTutor,
