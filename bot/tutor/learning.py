@@ -29,6 +29,11 @@ those there their they them we you your i me my he she his her our us not no yes
 should will shall may might must have has had having than then also just very really about into over under up out
 what which who whom when where why how all any each some such more most other own same only too one ones
 """.split())
+# Words in almost every contact-centre answer: they name who is involved, not an idea (no evidence alone).
+_WEAK = frozenset("""
+customer customers caller callers call calls agent agents contact centre center team staff company business service
+person people thing things way ways make get give take say said tell told just well good
+""".split())
 
 
 def _stem(word: str) -> str:
@@ -40,7 +45,7 @@ def _stem(word: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """The stems of `text`'s words that carry meaning (no function words)."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP}
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and w not in _WEAK}
 
 
 def wording_for(answer: str, point: MarkingPoint, evidence: Iterable[str] = ()) -> str:
@@ -79,10 +84,10 @@ def refusal(grader: Grader, question: Question, point_id: str, wording: str, ans
     keywords = sorted(content_words(" ".join((question.prompt, *(p.text for p in question.marking_points)))))
     if newly(", ".join(keywords)):
         return "it would credit a bare list of the question's keywords"
-    for said in (point.text, wording):
-        for negated in (f"Do not {said[0].lower()}{said[1:]}", f"It is not true that {said}"):
-            if newly(negated):
-                return f"it would credit the opposite of the point (“{negated[:80]}”)"
+    for negated in (f"Do not {point.text[0].lower()}{point.text[1:]}", f"It is not true that {point.text}",
+                    f"You don't need to {point.text[0].lower()}{point.text[1:]}"):
+        if newly(negated):
+            return f"it would credit the opposite of the point (“{negated[:80]}”)"
     for other in question.marking_points:
         if other.id != point_id and any(newly(t) for t in (other.text, *other.accept)):
             return f"it would also credit another point's wording (“{other.text[:80]}”)"
