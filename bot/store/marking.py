@@ -157,9 +157,10 @@ class MarkingTables:
     def forget_in_learned(self, c: Connection, learner_id: int, name: str) -> None:
         """/forget: a learned wording stays only without what identifies the learner (in `forget`'s transaction)."""
         la = s.learned_accepts
-        if name.strip():
-            c.execute(delete(la).where(la.c.from_learner == learner_id,
-                                       func.lower(la.c.wording).contains(name.strip().lower(), autoescape=True)))
+        parts = [p for p in name.lower().split() if len(p) >= 3]  # a wording naming them goes
+        if parts:
+            c.execute(delete(la).where(la.c.from_learner == learner_id, or_(
+                *(func.lower(la.c.wording).contains(p, autoescape=True) for p in parts))))
         c.execute(update(la).where(la.c.from_learner == learner_id).values(from_learner=None, override_id=None))
         c.execute(update(la).where(la.c.learned_by == learner_id).values(learned_by=None))
         c.execute(update(s.overrides).where(s.overrides.c.decided_by == learner_id).values(decided_by=None))

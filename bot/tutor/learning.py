@@ -12,13 +12,16 @@ takes accept wordings from the question works.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from bot.tutor.bank import MarkingPoint, Question
+import yaml
+
+from bot.tutor.bank import MarkingPoint, Question, QuestionBank
 from bot.tutor.grading import Grader
 from bot.tutor.live import overlay
+from bot.tutor.models import LearnedAccept
 
-__all__ = ["wording_for", "refusal", "content_words", "WORDING_MAX"]
+__all__ = ["wording_for", "refusal", "content_words", "export_patch", "WORDING_MAX"]
 
 WORDING_MAX = 200
 _WORD = re.compile(r"[a-z0-9%£$]+(?:'[a-z]+)?")
@@ -94,3 +97,20 @@ def refusal(grader: Grader, question: Question, point_id: str, wording: str, ans
     if not _earns(grader, taught, point_id, answer):
         return "the grader still wouldn't credit this answer with it (the wording is mostly the question's own words)"
     return None
+
+
+def export_patch(bank: QuestionBank, learned: Sequence[LearnedAccept]) -> str:
+    """Learned wordings as a YAML patch for content authors: per marking point, the file and the wordings to add."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for la in learned:
+        groups.setdefault((la.question_id, la.point_id), []).append(la.wording)
+    entries = []
+    for (qid, pid), wordings in groups.items():
+        q = bank.get(qid)
+        entries.append({"file": q.source.rsplit(":", 1)[0] if q and q.source else "(question no longer in the bank)",
+                        "question": qid, "point": pid,
+                        "point_text": (q.point(pid).text if q and q.point(pid) else ""),  # type: ignore[union-attr]
+                        "accept": list(dict.fromkeys(wordings))})
+    head = ("# Accept wordings tutors taught the grader from learners' claims (python -m bot accepts export).\n"
+            "# Merge each into the `accept:` list of that marking point in that file, then run check-content.\n")
+    return head + yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=100)
