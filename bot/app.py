@@ -57,7 +57,7 @@ def build_engine(settings: Settings, bank: QuestionBank, store: Store, *, clock:
     """The engine as every entry point runs it; `warm` compiles each question's matcher now."""
     engine = Engine(bank, store, clock=clock, default_timezone=settings.default_timezone,
                     new_per_day=settings.new_per_day, desired_retention=settings.desired_retention,
-                    admins=admins, link_base=link_base)
+                    admins=admins, link_base=link_base, tutors_may_edit=settings.tutors_may_edit)
     if warm:
         engine.grader.warm(bank)  # not on a learner's first answer
     return engine

@@ -23,6 +23,9 @@ __all__ = [
     "Join", "MyCohorts", "Leave", "AddTutor", "RemoveTutor", "NewCohort", "ListCohorts", "RotateCode",
     "CloseCohort", "BroadcastStart", "BroadcastPick", "BroadcastContent", "BroadcastConfirm", "BroadcastCancel",
     "Dashboard", "CohortExam", "CohortExamSet", "TutorAction", "LearnerAction",
+    # the marking loop (issue 16)
+    "Claims", "ClaimAccept", "ClaimReject", "ClaimSkipReason", "Learned", "WithdrawLearned", "ContentInfo",
+    "ContentRollback", "UploadContent", "MarkingAction",
     # channel events
     "Event", "ChatReachable", "PollSent", "ProgressShown", "Started",
 ]
@@ -277,13 +280,71 @@ class CohortExamSet:
     day: str  # ISO date, or "off"
 
 
+# ---------------------------------------------------------------------------- the marking loop
+
+
+@dataclass(frozen=True)
+class Claims:
+    """/claims: the answers waiting for this tutor's decision."""
+
+
+@dataclass(frozen=True)
+class ClaimAccept:
+    claim_id: int
+    point: int  # the marking point's index in its question
+    learn: int = 1  # 1: learn the answer's wording for the point; 0: accept without learning
+
+
+@dataclass(frozen=True)
+class ClaimReject:
+    claim_id: int
+
+
+@dataclass(frozen=True)
+class ClaimSkipReason:
+    claim_id: int
+
+
+@dataclass(frozen=True)
+class Learned:
+    """/learned: the accept wordings tutors taught the grader."""
+
+
+@dataclass(frozen=True)
+class WithdrawLearned:
+    learned_id: int
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    """/content: the live content version, questions per topic, roll back."""
+
+
+@dataclass(frozen=True)
+class ContentRollback:
+    version: int  # the version to retire (a stale button names an older one: refused)
+
+
+@dataclass(frozen=True)
+class UploadContent:
+    """A question file sent in the chat (its bytes; the channel refuses what is too big to fetch)."""
+
+    filename: str
+    data: bytes
+    ref: tuple[int, int] | None = None  # the channel's message (chat, message id): a tutor's broadcast body
+    size: int = 0  # the size the channel was told, when it did not fetch a file that big (0: len(data))
+
+
+MarkingAction = (Claims | ClaimAccept | ClaimReject | ClaimSkipReason | Learned | WithdrawLearned | ContentInfo
+                 | ContentRollback | UploadContent)
+
 LearnerAction = (Start | Next | Extra | Answer | Choose | Override | Stop | Topics | ToggleTopic | AllTopics | Stats
                  | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Remind
                  | SetDaily | SetTimezone | Unknown | NotText | ShowAnswer | SetExam)
 TutorAction = (Join | MyCohorts | Leave | AddTutor | RemoveTutor | NewCohort | ListCohorts | RotateCode | CloseCohort
                | BroadcastStart | BroadcastPick | BroadcastContent | BroadcastConfirm | BroadcastCancel | Dashboard
                | CohortExam | CohortExamSet)
-Action = LearnerAction | TutorAction
+Action = LearnerAction | TutorAction | MarkingAction
 
 
 # ---------------------------------------------------------------------------- channel events

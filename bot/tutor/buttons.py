@@ -15,8 +15,9 @@ from typing import Any, get_type_hints
 
 from bot.tutor.actions import (
     Action, AllTopics, BroadcastConfirm, BroadcastCancel, BroadcastPick, CancelForget, Choose, CloseCohort,
-    CohortExamSet, ConfirmForget, Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, SetExam, ShowAnswer,
-    Stats, Stop, ToggleTopic,
+    ClaimAccept, ClaimReject, Claims, ClaimSkipReason, CohortExamSet, ConfirmForget, ContentRollback, Dashboard,
+    Extra, Learned, Leave, Next, Override, Remind, RotateCode, SetExam, ShowAnswer, Stats, Stop, ToggleTopic,
+    WithdrawLearned,
 )
 
 __all__ = ["Kind", "KINDS", "encode", "decode", "DATA_MAX"]
@@ -85,6 +86,13 @@ KINDS: tuple[Kind, ...] = (
     Kind("bcpick", BroadcastPick, ("cohort_id",)),
     Kind("bcyes", BroadcastConfirm, ("broadcast_id",)),
     Kind("bcno", BroadcastCancel, ("broadcast_id",)),
+    Kind("claims", Claims),
+    Kind("cacc", ClaimAccept, ("claim_id", "point", "learn"), check=lambda a: a.learn in (0, 1) and a.point < 64),
+    Kind("crej", ClaimReject, ("claim_id",)),
+    Kind("cskip", ClaimSkipReason, ("claim_id",)),
+    Kind("learned", Learned),
+    Kind("lwd", WithdrawLearned, ("learned_id",)),
+    Kind("rollback", ContentRollback, ("version",)),
 )
 _BY_TYPE = {k.action: k for k in KINDS}
 _BY_PREFIX: dict[str, list[Kind]] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.tutor.actions import (
-    Action, AddTutor, BroadcastStart, CloseCohort, CohortExam, Dashboard, Export, Extra, Forget, Help, Join, Leave,
+    Action, AddTutor, BroadcastStart, Claims, CloseCohort, CohortExam, ContentInfo, Dashboard, Export, Extra, Forget,
+    Help, Join, Learned, Leave,
     ListCohorts, MyCohorts, NewCohort, Next, Pause, Privacy, Remind, RemoveTutor, Resume, RotateCode, SetDaily,
     SetExam, SetTimezone, Start, Stats, Stop, Topics, Unknown,
 )
@@ -38,6 +39,9 @@ TUTOR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("broadcast", "Message a cohort"),
     ("dashboard", "Where a cohort struggles"),
     ("cohortexam", "A cohort's exam date: /cohortexam 2027-05-14"),
+    ("claims", "Answers waiting for your decision"),
+    ("learned", "Wordings the grader learned from claims"),
+    ("content", "Question files: version, topics, roll back"),
     ("addtutor", "Admins: make a user a tutor (/addtutor ID)"),
     ("removetutor", "Admins: remove a tutor (/removetutor ID)"),
 )
@@ -46,7 +50,7 @@ _SIMPLE: dict[str, Callable[[], Action]] = {
     "quiz": Next, "next": Next, "topics": Topics, "stats": Stats, "resume": Resume,
     "privacy": Privacy, "mydata": Export, "forget": Forget, "help": Help, "stop": Stop,
     "extra": Extra, "practice": Extra, "mycohorts": MyCohorts, "cohorts": ListCohorts,
-    "broadcast": BroadcastStart,
+    "broadcast": BroadcastStart, "claims": Claims, "learned": Learned, "content": ContentInfo,
 }
 _WITH_TEXT: dict[str, Callable[[str], Action]] = {
     "start": Start, "remind": Remind, "timezone": SetTimezone, "join": Join, "addtutor": AddTutor,

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, assert_never
 
 from bot.tutor.actions import (
-    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick, BroadcastStart, CloseCohort,
+    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick, BroadcastStart, Claims, CloseCohort,
     CohortExam, CohortExamSet, Dashboard, Join, Leave, ListCohorts, MyCohorts, NewCohort, RemoveTutor, RotateCode,
     TutorAction,
 )
@@ -55,6 +55,7 @@ class DeskContext:
     link_base: str | None  # a deep link to the bot with a start payload, e.g. https://t.me/Bot?start=
     get_learner: Callable[[str, str], Learner]  # (channel, external id): get or create, no activity
     timezone: str = "Europe/London"  # a cohort's exam day is a day in this zone
+    live_bank: Callable[[], QuestionBank] | None = None  # the bank as applied in the chat (else `bank`)
 
 
 class TutorDesk:
@@ -64,7 +65,10 @@ class TutorDesk:
         self.ctx = ctx
         self.store = ctx.store
         self.now = ctx.now
-        self.bank = ctx.bank
+
+    @property
+    def bank(self) -> QuestionBank:
+        return self.ctx.live_bank() if self.ctx.live_bank is not None else self.ctx.bank
 
     def handle(self, learner: Learner, action: TutorAction) -> list[Reply]:
         match action:
@@ -395,7 +399,8 @@ class TutorDesk:
         if data.overrides:
             lines.append(f"\n“I was right” claims to review ({len(data.overrides)}):")
             lines += [f"• {q[:60]}…\n  Answer: {a[:140]}" for q, a in data.overrides[:10]]
-        return [Message("\n".join(lines), title=f"Dashboard: {cohort.name}"), data]
+        claims = kb([Button(f"Review claims ({len(data.overrides)})", Claims())]) if data.overrides else ()
+        return [Message("\n".join(lines), claims, title=f"Dashboard: {cohort.name}"), data]
 
     def dashboard(self, cohort: Cohort) -> DashboardData:
         now = self.now()

@@ -19,10 +19,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
-from bot.errors import NotFound
 from bot.tutor.actions import (
     Action, AddTutor, AllTopics, Answer, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick,
-    BroadcastStart, CancelForget, ChatReachable, Choose, CloseCohort, ConfirmForget, Dashboard, Event, Export,
+    BroadcastStart, CancelForget, ChatReachable, Choose, ClaimAccept, ClaimReject, Claims, ClaimSkipReason, CloseCohort,
+    ConfirmForget, ContentInfo, ContentRollback, Dashboard, Event, Export, Learned, UploadContent, WithdrawLearned,
     Extra, Forget, Help, Join, Leave, ListCohorts, MyCohorts, NewCohort, Next, NotText, Override, Pause, PollSent,
     Privacy, ProgressShown, Remind, RemoveTutor, Resume, RotateCode, SetDaily, SetTimezone, Start, Started, Stats,
     Stop, ToggleTopic, Topics, Unknown, Who, clean, question_key, ShowAnswer, SetExam, CohortExam, CohortExamSet,
@@ -34,6 +34,8 @@ from bot.tutor import preferences
 from bot.tutor.exam_desk import ExamContext, ExamDesk, exam_line
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
+from bot.tutor.live import LiveContent
+from bot.tutor.marking import MarkingDesk
 from bot.tutor.models import Arrival, CardRow, Learner, LearnerSettings, Pending, Reminder, Review
 from bot.tutor.ports import Clock, TutorStore
 from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
@@ -65,8 +67,8 @@ class Engine:
     def __init__(self, bank: QuestionBank, store: TutorStore, *, clock: Clock,
                  grader: Grader | None = None, default_timezone: str = "Europe/London",
                  new_per_day: int = 10, desired_retention: float = 0.9,
-                 admins: Iterable[tuple[str, str]] = (), link_base: str | None = None) -> None:
-        self.bank = bank
+                 admins: Iterable[tuple[str, str]] = (), link_base: str | None = None,
+                 live: LiveContent | None = None, tutors_may_edit: bool = False) -> None:
         self.store = store
         self.clock = clock
         self.grader = grader or Grader(bank.glossary)
@@ -76,10 +78,15 @@ class Engine:
         self.desk = TutorDesk(DeskContext(
             store=store, now=self.now, bank=bank, scheduler=self.scheduler, admins=frozenset(admins),
             link_base=link_base, get_learner=lambda channel, external_id: self.learner(Who(channel, external_id)),
-            timezone=default_timezone))
-        self.exams = ExamDesk(ExamContext(store=store, now=self.now, bank=bank, scheduler=self.scheduler))
-        self._topic_order = [t.slug for t in bank.topics]
-        self._titles = {t.slug: t.title for t in bank.topics}
+            timezone=default_timezone, live_bank=lambda: self.bank))
+        self.live = live or LiveContent(bank, store, self.now)  # the bank as uploaded in the chat, learned accepts
+        self.marking = MarkingDesk(self.desk, self.live, self.grader, self.scheduler, self.now,
+                                   tutors_may_edit=tutors_may_edit)
+        self.exams = ExamDesk(ExamContext(store=store, now=self.now, bank=lambda: self.bank, scheduler=self.scheduler))
+
+    @property
+    def bank(self) -> QuestionBank:
+        return self.live.bank()
 
     # -------------------------------------------------------------- entry points
 
@@ -122,7 +129,7 @@ class Engine:
             case Choose():
                 return self._on_choose(learner, action)
             case Override():
-                return self._on_override(learner, action)
+                return self.marking.override(learner, action)  # "I was right"
             case ShowAnswer():
                 return self._on_show_answer(learner, action)
             case SetExam():
@@ -168,6 +175,11 @@ class Engine:
                   | RotateCode() | CloseCohort() | BroadcastStart() | BroadcastPick() | BroadcastContent()
                   | BroadcastConfirm() | BroadcastCancel() | Dashboard() | CohortExam() | CohortExamSet()):
                 return self.desk.handle(learner, action)
+            case UploadContent() if arrival.drafting:  # a document as a broadcast's content
+                return self._not_text(arrival, NotText("document", action.ref))
+            case (Claims() | ClaimAccept() | ClaimReject() | ClaimSkipReason() | Learned() | WithdrawLearned()
+                  | ContentInfo() | ContentRollback() | UploadContent()):
+                return self.marking.handle(learner, action, private=who.chat_id is not None)
             case _:
                 assert_never(action)
 
@@ -235,6 +247,9 @@ class Engine:
             return draft
         learner, pending = arrival.learner, arrival.pending
         question = self.bank.get(pending.question_id) if pending else None
+        reason = self.marking.reason(learner, action.text) if pending is None else None  # after a Reject
+        if reason is not None:
+            return reason
         if pending is None or question is None:
             return [Message("There's no question waiting for an answer. Tap Next for one.", kb([NEXT]))]
         if question.is_choice:
@@ -276,23 +291,6 @@ class Engine:
         return [Feedback(question, marking, review_id, kb([NEXT, STOP]),
                          "It will come back soon, so you can try it in your own words.", shown=True)]
 
-    def _on_override(self, learner: Learner, action: Override) -> list[Reply]:
-        refuse: list[Reply] = [Message("That marking can't be changed now (it may be an older answer).", kb([NEXT]),
-                                       toast=True)]
-        try:
-            review = self.store.get_review(action.review_id)
-        except NotFound:
-            return refuse
-        if (review.learner_id != learner.id or review.kind != "free_text" or review.extra or review.overridden
-                or review.score >= 1 or review.card_before is None
-                or self.store.latest_review_id(learner.id, review.question_id) != action.review_id):
-            return refuse
-        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at,
-                                                self.exams.plan(learner))
-        self.store.record_override(action.review_id, learner.id, review.question_id, card, due, self.now())
-        return [Message("Noted: I've counted that answer as right and scheduled it as a good answer. "
-                        "Your tutor will see it, so the marking can be improved.", kb([NEXT, STOP]), toast=True)]
-
     def _on_stop(self, learner: Learner) -> list[Reply]:
         self.store.clear_pending(learner.id)
         draft = self.store.open_draft(learner.id)
@@ -305,21 +303,22 @@ class Engine:
         rows = [[Button(("✅ " if chosen is None or t.slug in chosen else "▫️ ") + t.title, ToggleTopic(t.slug))]
                 for t in self.bank.topics]
         rows.append([Button("All topics", AllTopics()), NEXT])
-        which = "all topics" if chosen is None else ", ".join(self._titles.get(t, t) for t in chosen)
+        which = "all topics" if chosen is None else ", ".join(self.live.titles().get(t, t) for t in chosen)
         return Message(f"Revising: {which}.\nTap a topic to switch it on or off.", kb(*rows), title="Topics",
                        replaces_previous=replaces_previous)
 
     def _on_toggletopic(self, learner: Learner, action: ToggleTopic) -> list[Reply]:
-        if action.slug not in self._titles:
+        order = self.live.topic_order()
+        if action.slug not in order:
             return [Message("That topic no longer exists."), self._topics(learner)]
         current = self.store.settings(learner.id).topics
-        chosen = list(current) if current is not None else list(self._topic_order)
+        chosen = list(current) if current is not None else list(order)
         if action.slug in chosen:
             chosen.remove(action.slug)
         else:
             chosen.append(action.slug)
-        ordered = [t for t in self._topic_order if t in chosen]
-        value = None if not ordered or len(ordered) == len(self._topic_order) else ordered
+        ordered = [t for t in order if t in chosen]
+        value = None if not ordered or len(ordered) == len(order) else ordered
         self.store.update_settings(learner.id, topics=value)
         return [self._topics(learner, replaces_previous=True)]
 
@@ -444,7 +443,7 @@ class Engine:
             return [self._nothing_due(learner, settings, allowed, now)]
         self.store.set_pending(Pending(learner.id, question.id, mode, now))
         header = {"due": "Review", "new": "New question", "extra": "Extra practice"}[mode]
-        header = f"{header} · {self._titles.get(question.topic, question.topic)}"
+        header = f"{header} · {self.live.titles().get(question.topic, question.topic)}"
         key = question_key(question.id)
         if question.is_choice:
             order = self._order(learner, question)
@@ -519,11 +518,14 @@ class Engine:
                card: CardRow | None) -> list[Reply]:
         now = self.now()
         truncated = len(text) > MAX_ANSWER_CHARS
-        marking = self.grader.grade(question, text)
+        marking = self.grader.grade(self.live.question(question), text)  # with the wordings tutors taught it
         rating = rating_for(marking)
         review_id = self._record(learner, pending, question, card, text[:MAX_ANSWER_CHARS], now, rating,
                                  marking.score, marking.hits, tuple(p.id for p in marking.misses))
         buttons = [NEXT]
+        if not marking.passed and pending.mode != "extra" and any(
+                getattr(p, "maybe", False) and not p.earned for p in marking.points):  # the grader's doubt
+            self.store.flag_maybe(review_id, learner.id, question.id, now)  # a tutor will look
         if not marking.passed and pending.mode != "extra":
             buttons.append(Button("I was right", Override(review_id)))
         buttons.append(STOP)
@@ -569,7 +571,7 @@ class Engine:
         by_day = Counter(learner_day(r.reviewed_at, tz) for r in reviews)
         recall_parts: dict[str, list[float]] = defaultdict(list)
         for c in cards:  # what they can count on over the next week, not the value at the last review
-            recall_parts[self._titles.get(c.topic, c.topic)].append(self.scheduler.recall_ahead(c.card, now))
+            recall_parts[self.live.titles().get(c.topic, c.topic)].append(self.scheduler.recall_ahead(c.card, now))
         st = streaks(((r.question_id, r.reviewed_at, r.due_after) for r in reviews if not r.extra), today, tz)
         due7 = []
         for k in range(7):

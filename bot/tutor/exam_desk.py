@@ -40,7 +40,7 @@ def exam_line(day: date, left: int) -> str:
 class ExamContext:
     store: TutorStore
     now: Callable[[], datetime]  # aware UTC
-    bank: QuestionBank
+    bank: Callable[[], QuestionBank]  # the live bank (uploads change it)
     scheduler: Scheduler
 
 
@@ -51,7 +51,7 @@ class ExamDesk:
 
     def _question_ids(self, settings: LearnerSettings) -> set[str]:
         topics = settings.topics
-        return {q.id for q in self.ctx.bank if topics is None or q.topic in topics}
+        return {q.id for q in self.ctx.bank() if topics is None or q.topic in topics}
 
     def plan(self, learner: Learner, settings: LearnerSettings | None = None) -> ExamPlan | None:
         """The exam the learner revises for (their own date, else a cohort's), or None."""

@@ -17,8 +17,7 @@ from bot.tutor.grading import Marking
 
 __all__ = [
     "Button", "Keyboard", "kb", "NEXT", "STOP", "Message", "AskQuestion", "Feedback", "StatsData", "ExamOutlook",
-    "Chart",
-    "Document", "BroadcastStarted", "MenuChange", "DashboardData", "BroadcastProgress", "Reply",
+    "Chart", "Document", "BroadcastStarted", "MenuChange", "DashboardData", "BroadcastProgress", "Notify", "Reply",
 ]
 
 
@@ -167,4 +166,12 @@ class BroadcastProgress:
     finished: bool  # the final report: post it as a new message, so the tutor is notified
 
 
-Reply = Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData | MenuChange
+@dataclass(frozen=True)
+class Notify:
+    """A message for someone else's chat (a learner told how their claim was decided); failing it stops nothing."""
+
+    chat_id: int
+    message: Message
+
+
+Reply = Notify | Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData | MenuChange

@@ -30,7 +30,8 @@ from bot.tutor import buttons
 from bot.tutor.actions import ChatReachable, PollSent, ProgressShown, Who
 from bot.tutor.commands import COMMANDS, TUTOR_COMMANDS
 from bot.tutor.replies import (
-    AskQuestion, BroadcastStarted, Button, Chart, DashboardData, Document, Feedback, MenuChange, Message, Reply,
+    AskQuestion, BroadcastStarted, Button, Chart, DashboardData, Document, Feedback, MenuChange, Message, Notify,
+    Reply,
 )
 
 __all__ = [
@@ -228,6 +229,10 @@ async def send_reply(app: App, chat_id: int, who: Who | None, reply: Reply) -> b
             return True
         case DashboardData():
             sent = await _dashboard(app, chat_id, reply)
+        case Notify():  # someone else's chat: if they blocked the bot, the sender's replies still go on
+            m = reply.message
+            await _text(app, reply.chat_id, message_text(m, esc, bold), keyboard(m.buttons))
+            return True
         case _:
             assert_never(reply)
     return sent is not None
