@@ -144,12 +144,12 @@ def test_forget_keeps_a_learned_wording_without_the_learner(engine: Engine, stor
     assert kept.from_learner is None and kept.override_id is None and "Zebedee" not in kept.wording
 
 
-def test_a_rejected_claim_tells_the_learner_on_skip(engine: Engine) -> None:
+def test_a_rejected_claim_tells_the_learner_at_once_and_skip_sends_nothing_more(engine: Engine) -> None:
     cid = claimed(engine)
-    engine.handle(TUTOR, ClaimReject(cid))
+    [note] = [r for r in engine.handle(TUTOR, ClaimReject(cid)) if isinstance(r, Notify)]
+    assert note.chat_id == 4 and "kept the original mark" in note.message.text and "say" not in note.message.text
     replies = engine.handle(TUTOR, ClaimSkipReason(cid))
-    [note] = [r for r in replies if isinstance(r, Notify)]
-    assert note.chat_id == 4 and "kept the original mark" in note.message.text and "says" not in note.message.text
+    assert not [r for r in replies if isinstance(r, Notify)]
 
 
 def test_accepts_export_writes_a_patch_and_empties_the_table(engine: Engine, store: Store, tmp_path: Path,

@@ -205,8 +205,16 @@ class MarkingDesk:
             return [Message("Dismissed: the grader's mark stands.", toast=True)]
         self.store.clear_pending(learner.id)  # so their next message is the reason, not an answer
         name = claim.learner_name or "the learner"
-        return [Message(f"Rejected: the answer is back to its original mark and rescheduled. Send me one line "
-                        f"for {name} saying why (or Skip).", kb([Button("Skip", ClaimSkipReason(claim.id))]))]
+        replies: list[Reply] = [Message(
+            f"Rejected: the answer is back to its original mark and rescheduled, and {name} has been told. Send me "
+            "one line saying why, and I'll pass it on (or Skip).", kb([Button("Skip", ClaimSkipReason(claim.id))]))]
+        if claim.chat_id is not None:  # told now, so a tutor who never adds a reason leaves nobody waiting
+            question = self.live.bank().get(claim.question_id)
+            about = f" to “{short(question.prompt, 100)}”" if question else ""
+            replies.append(Notify(claim.chat_id, Message(
+                f"Your tutor looked at your answer{about} and kept the original mark, so it'll come back for review "
+                "soon. Thanks for flagging it: it helps the marking improve.", kb([NEXT]))))
+        return replies
 
     def reason(self, learner: Learner, text: str) -> list[Reply] | None:
         """A tutor's message after a Reject: the reason for the learner (None: no rejection waits for one)."""
@@ -224,15 +232,12 @@ class MarkingDesk:
     def _finish(self, claim: Claim, reason: str | None) -> list[Reply]:
         if not self.store.finish_rejection(claim.id, reason):
             return [Message(STALE, toast=True)]
-        question = self.live.bank().get(claim.question_id)
-        about = f" to “{short(question.prompt, 100)}”" if question else ""
-        text = (f"Your tutor looked at your answer{about} and kept the original mark, so it'll come back "
-                "for review soon. Thanks for flagging it: it helps the marking improve.")
-        if reason:
-            text += f"\nYour tutor says: {reason}"
-        replies: list[Reply] = [Message("Done: the learner has been told.")]
+        if not reason:
+            return [Message("Done: no reason sent.")]
+        replies: list[Reply] = [Message("Done: your reason has been passed on.")]
         if claim.chat_id is not None:
-            replies.append(Notify(claim.chat_id, Message(text, kb([NEXT]))))
+            replies.append(Notify(claim.chat_id, Message(f"About the answer your tutor kept the mark on, they say: "
+                                                         f"{reason}", kb([NEXT]))))
         return replies
 
     # -------------------------------------------------------------- learned wordings
