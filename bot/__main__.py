@@ -105,6 +105,33 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_accepts(args: argparse.Namespace) -> int:
+    from bot.store import Store
+    from bot.tutor.bank import load_bank
+    from bot.tutor.learning import export_patch
+
+    settings = _settings()
+    try:
+        bank = load_bank(settings.content_dir)
+    except ContentError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    store = Store.open(args.db or settings.database_url)
+    try:
+        learned = store.learned_accepts()
+        if not learned:
+            print("no learned wordings to export")
+            return 0
+        Path(args.out).write_text(export_patch(bank, learned), encoding="utf-8")
+        if not args.keep:
+            store.withdraw_learned([la.id for la in learned])
+        print(f"{len(learned)} learned wording(s) written to {args.out}"
+              + ("" if args.keep else " and removed from the database"))
+    finally:
+        store.close()
+    return 0
+
+
 def _redact(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -176,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Load the question bank and print every problem (exit 1) or a summary (exit 0).")
     p.add_argument("path", nargs="?", help="a content file or folder (default: CONTENT_DIR)")
     p.set_defaults(func=_cmd_check_content)
+
+    p = sub.add_parser("accepts", help="learned accept wordings: `accepts export` writes them as a YAML patch")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--out", default="learned-accepts.yaml", help="the patch file to write (default %(default)s)")
+    p.add_argument("--db", help="database URL (default DATABASE_URL)")
+    p.add_argument("--keep", action="store_true", help="keep them in the database (default: delete once written)")
+    p.set_defaults(func=_cmd_accepts)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema (also done at start-up)",
                        description="Run the Alembic migrations against DATABASE_URL (or --db).")

@@ -59,7 +59,8 @@ def build_engine(settings: Settings, bank: QuestionBank, store: Store, *, clock:
     """The engine as every entry point runs it; `warm` compiles each question's matcher now."""
     engine = Engine(bank, store, clock=clock, default_timezone=settings.default_timezone,
                     new_per_day=settings.new_per_day, desired_retention=settings.desired_retention,
-                    admins=admins, link_base=link_base, retention_days=settings.retention_days)
+                    admins=admins, link_base=link_base, tutors_may_edit=settings.tutors_may_edit,
+                    retention_days=settings.retention_days)
     if warm:
         engine.grader.warm(bank)  # not on a learner's first answer
     return engine

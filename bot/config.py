@@ -53,6 +53,7 @@ class Settings:
     retention_days: int = 730  # inactive learners are erased after this many days (0: never)
     outbox_retry_hours: float = 2.0  # keep retrying Telegram 5xx/network errors this long
     log_libraries: bool = False  # LOG_LIBRARIES=1: let PTB/httpx/SQLAlchemy log at DEBUG too
+    tutors_may_edit: bool = False  # TUTORS_MAY_EDIT=1: tutors may upload question files in the chat, not only admins
 
     @property
     def telegram_api_base_url(self) -> str | None:
@@ -200,6 +201,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         if libs.lower() not in ("1", "0", "true", "false", "yes", "no"):
             problems.append(f"LOG_LIBRARIES: expected 1 or 0, got {libs!r}")
         values["log_libraries"] = libs.lower() in ("1", "true", "yes")
+    edit = get("TUTORS_MAY_EDIT")
+    if edit is not None:
+        if edit.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            problems.append(f"TUTORS_MAY_EDIT: expected 1 or 0, got {edit!r}")
+        values["tutors_may_edit"] = edit.lower() in ("1", "true", "yes")
 
     number("WEBHOOK_PORT", "webhook_port", int, 1, 65535)
     number("SEND_RATE", "send_rate", float, 0.1, 1000)

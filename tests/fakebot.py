@@ -153,6 +153,7 @@ class FakeBotAPI:
         self._poll_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._failures: list[_Failure] = []
+        self.uploads: dict[str, bytes] = {}  # file_id -> bytes a user sent (getFile, then the download)
         self._sent_times: deque[float] = deque()
         self._chat_times: dict[int, deque[float]] = defaultdict(deque)
         self._new_update = asyncio.Event()
@@ -166,6 +167,7 @@ class FakeBotAPI:
     async def start(self) -> FakeBotAPI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -219,6 +221,29 @@ class FakeBotAPI:
     def send_text(self, user: User, text: str, *, chat: dict[str, Any] | None = None) -> int:
         """The learner sends a text message (a command gets its bot_command entity, as from Telegram)."""
         return self.inject("message", self.message_dict(user, text, chat=chat))
+
+    def send_document(self, user: User, file_name: str, data: bytes, *, size: int | None = None) -> int:
+        """The user sends a document (`size`: the file_size Telegram reports, default len(data))."""
+        file_id = f"doc-{next(self._file_ids)}"
+        self.uploads[file_id] = data
+        return self.inject("message", self.message_dict(user, document={
+            "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": file_name,
+            "mime_type": "application/yaml", "file_size": len(data) if size is None else size}))
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        file_id = request.match_info["path"].rsplit("/", 1)[-1]
+        if file_id not in self.uploads:
+            return web.Response(status=404)
+        return web.Response(body=self.uploads[file_id])
+
+    def _m_getFile(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        file_id = str(p["file_id"])
+        if file_id not in self.uploads:
+            return None
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.uploads[file_id]),
+                "file_path": f"documents/{file_id}"}
 
     def send_sticker(self, user: User) -> int:
         return self.inject("message", self.message_dict(user, sticker={

@@ -6,8 +6,9 @@ import pytest
 
 from bot.tutor import buttons
 from bot.tutor.actions import (
-    AllTopics, BroadcastCancel, BroadcastConfirm, BroadcastPick, BroadcastResend, CancelForget, Choose, CloseCohort, ConfirmForget,
-    Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, Stats, Stop, ToggleTopic, question_key,
+    AllTopics, BroadcastCancel, BroadcastConfirm, BroadcastPick, BroadcastResend, CancelForget, Choose, ClaimAccept, ClaimReject, Claims,
+    ClaimSkipReason, CloseCohort, CohortExamSet, ConfirmForget, ContentRollback, Dashboard, Extra, Learned, Leave, Next,
+    Override, Remind, RotateCode, SetExam, ShowAnswer, Stats, Stop, ToggleTopic, WithdrawLearned, question_key,
 )
 
 EXAMPLES = [
@@ -18,6 +19,11 @@ EXAMPLES = [
     (RotateCode(4), "rotate:4"), (CloseCohort(5), "close:5"), (Dashboard(6), "dash:6"), (BroadcastPick(7), "bcpick:7"),
     (BroadcastConfirm(8), "bcyes:8"), (BroadcastCancel(9), "bcno:9"),
     (BroadcastResend(10), "bcre:10"),
+    (ShowAnswer(question_key("kpi-aht")), f"show:{question_key('kpi-aht')}"), (SetExam("off"), "exam:off"),
+    (CohortExamSet(3, "2027-05-14"), "cexam:3:2027-05-14"), (CohortExamSet(3, "off"), "cexam:3:off"),
+    (Claims(), "claims:"), (ClaimAccept(10, 2), "cacc:10:2:1"), (ClaimAccept(10, 0, 0), "cacc:10:0:0"),
+    (ClaimReject(11), "crej:11"), (ClaimSkipReason(12), "cskip:12"), (Learned(), "learned:"),
+    (WithdrawLearned(13), "lwd:13"), (ContentRollback(14), "rollback:14"),
 ]
 
 
@@ -33,7 +39,8 @@ def test_every_declared_kind_has_an_example() -> None:
 
 @pytest.mark.parametrize("junk", ["", "zzz", "next:x", "override:", "override:abc", "override:-1", "override:²",
                                   "choose:123:x", "choose:zzzzzzzz:1", "forget:maybe", "topic:", "leave:",
-                                  "x" * 65, "bcyes:1:2"])
+                                  "x" * 65, "bcyes:1:2", "show:zz", "cexam:x:2027-01-01",
+                                  "cacc:1:2", "cacc:1:2:5", "cacc:1:99:1", "crej:x", "rollback:"])
 def test_junk_and_stale_data_decode_to_none(junk: str) -> None:
     assert buttons.decode(junk) is None
 

@@ -26,24 +26,26 @@ from tests.conftest import Clock
 ANN = Who("shell", "ann", "Ann")
 
 
-def free(qid: str, topic: str, *points: tuple[str, str]) -> Question:
+def free(qid: str, topic: str, *points: tuple[str, str], level: int = 0) -> Question:
     mps = tuple(MarkingPoint(pid, text) for pid, text in points)
     return Question(qid, topic, QuestionType.FREE_TEXT, f"Question {qid}: explain the idea.", mps,
-                    model_answer=" ".join(t for _, t in points), explanation="Because.", unit="U")
+                    model_answer=" ".join(t for _, t in points), explanation="Because.", unit="U", level=level)
 
 
-def choice(qid: str, topic: str) -> Question:
+def choice(qid: str, topic: str, level: int = 0) -> Question:
     return Question(qid, topic, QuestionType.CHOICE, f"Pick for {qid}", options=("Alpha", "Bravo", "Charlie"),
-                    answer=1, explanation="Bravo it is.", unit="U")
+                    answer=1, explanation="Bravo it is.", unit="U", level=level)
 
 
 def small_bank() -> QuestionBank:
-    a = (free("a1", "ta", ("refund", "Offer the customer a full refund."), ("apology", "Apologise to the customer sincerely.")),
+    # a1 is a foundation (level 1), so every learner meets it first; b3 is a harder choice than a3.
+    a = (free("a1", "ta", ("refund", "Offer the customer a full refund."), ("apology", "Apologise to the customer sincerely."),
+              level=1),
          free("a2", "ta", ("escalate", "Escalate the complaint to a manager.")),
          choice("a3", "ta"))
     b = (free("b1", "tb", ("ico", "Report the breach to the regulator quickly.")),
          free("b2", "tb", ("record", "Record the call details on the system.")),
-         choice("b3", "tb"))
+         choice("b3", "tb", level=2))
     return QuestionBank((Topic("ta", "Topic A", "U", a), Topic("tb", "Topic B", "U", b)))
 
 
@@ -59,9 +61,10 @@ def ask(replies: list) -> AskQuestion:  # type: ignore[type-arg]
 
 
 def answer_right(engine: Engine, who: Who = ANN) -> Feedback | Message:
-    q = ask(engine.handle(who, Next())).question
-    if q.is_choice:
-        return engine.handle(who, Choose(question_key(q.id), q.answer or 0))[0]  # type: ignore[return-value]
+    asked = ask(engine.handle(who, Next()))
+    q = asked.question
+    if q.is_choice:  # the learner taps where the keyed option is shown to them
+        return engine.handle(who, Choose(question_key(q.id), asked.answer_position or 0))[0]  # type: ignore[return-value]
     return engine.handle(who, Answer(q.model_answer))[0]  # type: ignore[return-value]
 
 
@@ -85,10 +88,11 @@ def test_a_free_text_answer_is_marked_point_by_point(engine: Engine) -> None:
 def test_new_questions_mix_topics_and_stop_at_the_daily_limit(engine: Engine, clock: Clock) -> None:
     seen = []
     for _ in range(3):
-        q = ask(engine.handle(ANN, Next())).question
+        asked = ask(engine.handle(ANN, Next()))
+        q = asked.question
         seen.append(q.topic)
         engine.handle(ANN, Answer(q.model_answer) if not q.is_choice else Choose(question_key(q.id), 1))
-    assert seen == ["ta", "tb", "ta"]
+    assert seen == ["ta", "tb", "ta"]  # a1 (the foundation), the other topic, then a choice (a3 before b3)
     done = engine.handle(ANN, Next())[0]
     assert isinstance(done, Message) and "All done for now" in done.text
     assert [b.action for row in done.buttons for b in row][0] == Extra()
@@ -175,12 +179,13 @@ def test_foreign_and_stale_overrides_change_nothing(engine: Engine, store: Store
 
 
 def test_choice_answers_and_stale_choices(store: Store, clock: Clock) -> None:
-    bank = QuestionBank((Topic("ta", "A", "U", (choice("c1", "ta"), choice("c2", "ta"))),))
+    bank = QuestionBank((Topic("ta", "A", "U", (choice("c1", "ta"), choice("c2", "ta", level=2))),))
     eng = Engine(bank, store, clock=clock)
     asked = ask(eng.handle(ANN, Next()))
     assert asked.question.id == "c1" and [b.action for row in asked.buttons for b in row] == [
-        Choose(question_key("c1"), i) for i in range(3)]
-    wrong = eng.handle(ANN, Choose(question_key("c1"), 0))[0]
+        Choose(question_key("c1"), pos) for pos in range(3)]  # buttons carry the position shown
+    assert [b.label for row in asked.buttons for b in row] == [f"{i + 1}. {o}" for i, o in enumerate(asked.options)]
+    wrong = eng.handle(ANN, Choose(question_key("c1"), asked.order.index(0)))[0]  # where "Alpha" is shown
     assert isinstance(wrong, Message) and wrong.text.startswith("❌ Not quite. The answer is: Bravo") and wrong.toast
     lid = store.find_learner("shell", "ann").id  # type: ignore[union-attr]
     [review] = store.reviews(lid)
@@ -198,8 +203,8 @@ def test_choice_answers_and_stale_choices(store: Store, clock: Clock) -> None:
 def test_typed_option_number_answers_a_choice_question(store: Store, clock: Clock) -> None:
     bank = QuestionBank((Topic("ta", "A", "U", (choice("c1", "ta"),)),))
     eng = Engine(bank, store, clock=clock)
-    ask(eng.handle(ANN, Next()))
-    reply = eng.handle(ANN, Answer("2"))[0]
+    asked = ask(eng.handle(ANN, Next()))
+    reply = eng.handle(ANN, Answer(str((asked.answer_position or 0) + 1)))[0]  # the number shown beside it
     assert isinstance(reply, Message) and reply.text.startswith("✅")
 
 

@@ -127,12 +127,12 @@ def test_poll_ids_map_back_to_the_pending_question(store: Store) -> None:
 def test_override_is_recorded_and_moves_the_card(store: Store) -> None:
     lid = new_learner(store).id
     rid = store.record_review(review(lid, "q1", T0, T0 + timedelta(minutes=1), score=0.5, rating=2))
-    store.record_override(rid, lid, "q1", card(3), T0 + timedelta(days=3), T0)
+    assert store.record_override(rid, lid, "q1", card(3), T0 + timedelta(days=3), T0)
     assert store.get_review(rid).overridden
     assert store.card(lid, "q1").due == T0 + timedelta(days=3)  # type: ignore[union-attr]
     assert store.card(lid, "q1").card == card(3)  # type: ignore[union-attr]
-    with pytest.raises(IntegrityError):  # only once per review
-        store.record_override(rid, lid, "q1", card(4), T0 + timedelta(days=4), T0)
+    assert not store.record_override(rid, lid, "q1", card(4), T0 + timedelta(days=4), T0)  # only once per review
+    assert store.card(lid, "q1").card == card(3)  # type: ignore[union-attr]
 
 
 def test_export_holds_every_row_and_forget_erases_from_every_table(store: Store) -> None:

@@ -213,14 +213,17 @@ async def test_choice_question_is_a_quiz_poll(fake: FakeBotAPI, db: Store, bank:
         [poll] = await say(fake, AMIRA, "/quiz", method="sendPoll")
         question = question_of(db, small, AMIRA)
         assert poll.params["type"] == "quiz" and poll.params["is_anonymous"] is False
-        assert poll.params["correct_option_ids"] == [question.answer]
+        # Options in this learner's order; the keyed one marked where it is shown.
+        shown = [o["text"] if isinstance(o, dict) else str(o) for o in poll.params["options"]]
+        [correct] = poll.params["correct_option_ids"]
+        assert sorted(shown) == sorted(question.options) and shown[correct] == question.options[question.answer or 0]
         assert poll.params["question"] == question.prompt  # plain text: polls have no parse mode
         lid = learner_id(db, AMIRA)
         await _until(lambda: getattr(db.get_pending(lid), "poll_id", None) == "poll-1")
 
         mark = fake.mark()
         assert question.answer is not None
-        fake.answer_poll(AMIRA, "poll-1", question.answer)
+        fake.answer_poll(AMIRA, "poll-1", correct)
         [verdict] = await fake.wait_for("sendMessage", chat_id=AMIRA.id, since=mark)
         assert "✅ Correct!" in verdict.text
         stats, _chart = await say(fake, AMIRA, "/stats", count=2, method=("sendMessage", "sendPhoto"))  # type: ignore[arg-type]
@@ -250,7 +253,8 @@ async def test_choice_too_long_for_a_poll_gets_buttons(fake: FakeBotAPI, db: Sto
         assert not fake.find("sendPoll")
         datas = [d for _, d in ask.buttons]
         assert len(datas) == len(long.options) and all(d.startswith("choose:") for d in datas)
-        toast, [verdict] = await press(fake, AMIRA, datas[long.answer or 0])
+        right = next(i for i, (label, _) in enumerate(ask.buttons) if label.endswith(long.options[long.answer or 0]))
+        toast, [verdict] = await press(fake, AMIRA, datas[right])
         assert "✅ Correct!" in verdict.text and "Correct" in toast.params.get("text", "")
 
 

@@ -58,7 +58,8 @@ async def test_a_private_update_naming_another_chat_is_answered_in_the_senders_o
     assert found is not None and found.chat_id == AMIRA.id  # the stored chat was not rewired
 
 
-@pytest.mark.parametrize("command", ["/mydata", "/stats", "/forget", "/dashboard", "/broadcast", "/cohorts"])
+@pytest.mark.parametrize("command", ["/mydata", "/stats", "/forget", "/dashboard", "/broadcast", "/cohorts",
+                                     "/claims", "/learned"])
 async def test_private_data_is_never_posted_in_a_group(fake: FakeBotAPI, db: Store, bank: QuestionBank,
                                                        clock: Any, command: str) -> None:
     async with running(app_for(fake, db, bank, clock, admins={("telegram", str(AMIRA.id))})):

@@ -16,7 +16,7 @@ from bot.tutor.commands import parse_command
 from bot.tutor.engine import Engine
 from bot.tutor.replies import (
     AskQuestion, BroadcastStarted, Button, Chart, DashboardData, Document, Feedback, Keyboard, MenuChange, Message,
-    Reply,
+    Notify, Reply,
 )
 
 __all__ = ["Shell", "user_files"]
@@ -78,6 +78,8 @@ class Shell:
                     continue  # Telegram's command menu: nothing to show in a terminal
                 case BroadcastStarted():
                     self.say(f"{r.text} (the running bot delivers it)")
+                case Notify():
+                    self.say(f"(to chat {r.chat_id}) {message_text(r.message)}")
                 case _:
                     assert_never(r)
             self.say("")

@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = ["metadata", "learners", "cards", "reviews", "overrides", "pending", "learner_settings",
            "reminders", "roles", "cohorts", "memberships", "join_attempts", "broadcasts", "outbox",
-           "update_inbox", "send_budget"]
+           "update_inbox", "send_budget", "learned_accepts", "content_versions", "counters"]
 
 
 
@@ -136,7 +136,43 @@ overrides = Table(  # "I was right": re-rated Good, kept for tutors to improve a
     Column("learner_id", Integer, ForeignKey("learners.id", **_learner_fk), nullable=False),
     Column("question_id", String(80), nullable=False),
     Column("created_at", TS, nullable=False),
-    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("status", String(16), nullable=False, server_default="pending"),  # pending|accepted|rejecting|rejected|dismissed
+    Column("kind", String(16), nullable=False, server_default="claim"),  # claim (the learner's) | maybe (the grader's doubt)
+    Column("decided_by", Integer, ForeignKey("learners.id", ondelete="SET NULL"), nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("reason", String(300), nullable=True),  # a rejecting tutor's one line for the learner
+    Index("ix_overrides_status", "status", "id"),
+)
+
+learned_accepts = Table(  # accept wordings tutors taught the grader from claims (exported to content/)
+    "learned_accepts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("question_id", String(80), nullable=False),
+    Column("point_id", String(80), nullable=False),
+    Column("wording", String(300), nullable=False),
+    Column("learned_by", Integer, ForeignKey("learners.id", ondelete="SET NULL"), nullable=True),
+    Column("learned_at", TS, nullable=False),
+    Column("override_id", Integer, ForeignKey("overrides.id", ondelete="SET NULL"), nullable=True),
+    Column("from_learner", Integer, ForeignKey("learners.id", ondelete="SET NULL"), nullable=True),
+)
+
+content_versions = Table(  # question files applied in the chat: each version holds every uploaded topic
+    "content_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", Integer, ForeignKey("learners.id", ondelete="SET NULL"), nullable=True),
+    Column("topics", JSON, nullable=False),  # topic slug -> the YAML text as uploaded
+    Column("summary", String(300), nullable=False, server_default=""),
+    Column("rolled_back_at", TS, nullable=True),
+)
+
+counters = Table(  # version counters other replicas poll cheaply (e.g. "learned")
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Integer, nullable=False, server_default="0"),
 )
 
 pending = Table(  # the question a learner is answering now; survives restarts

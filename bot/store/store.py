@@ -15,7 +15,7 @@ import uuid
 from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone as _tz
+from datetime import date, datetime, timedelta, timezone as _tz
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.errors import NotFound, StoreError
 from bot.store import schema as s
+from bot.store.marking import COUNTED_OVERRIDE, MarkingTables
 from bot.store.records import ClaimedOutboxItem, InboxItem, retry_backoff
 from bot.tutor.models import (
     Arrival, Broadcast, CardRow, Cohort, Learner, LearnerSettings, OutboxItem, Pending, Reminder, Review,
@@ -226,7 +227,8 @@ def _reminder(row: Any) -> Reminder:
 
 
 def _cohort(row: Any) -> Cohort:
-    return Cohort(row.id, row.name, row.owner_id, row.join_code, row.created_at, row.closed_at, int(row.members))
+    return Cohort(row.id, row.name, row.owner_id, row.join_code, row.created_at, row.closed_at, int(row.members),
+                  row.exam_date)
 
 
 def _broadcast(row: Any) -> Broadcast:
@@ -245,7 +247,7 @@ def _pending(row: Any) -> Pending:
     return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id)
 
 
-class Store:
+class Store(MarkingTables):
     """Persistence for learners, cards, the review log and settings (and later issues' tables)."""
 
     def __init__(self, engine: Engine, owner: str | None = None) -> None:
@@ -423,7 +425,7 @@ class Store:
         if row is None:
             raise NotFound(f"settings of learner {learner_id}")
         return LearnerSettings(row.timezone, row.new_per_day, tuple(row.topics) if row.topics is not None else None,
-                               row.paused_until)
+                               row.paused_until, row.exam_date)
 
     def update_settings(self, learner_id: int, **values: Any) -> None:
         if "topics" in values and values["topics"] is not None:
@@ -482,6 +484,13 @@ class Store:
             return dict(c.execute(select(s.cards.c.question_id, s.cards.c.topic).where(
                 s.cards.c.learner_id == learner_id)).all())
 
+    def introduced_order(self, learner_id: int) -> list[str]:
+        """The learner's question ids in the order they first answered them (oldest first)."""
+        first = func.min(s.reviews.c.id)
+        with self._read() as c:
+            return [r[0] for r in c.execute(select(s.reviews.c.question_id).where(s.reviews.c.learner_id == learner_id)
+                                            .group_by(s.reviews.c.question_id).order_by(first)).all()]
+
     # ------------------------------------------------------------------ reviews
 
     def record_review(self, r: Review) -> int:
@@ -529,7 +538,8 @@ class Store:
             row = c.execute(select(s.reviews).where(s.reviews.c.id == review_id)).first()
             if row is None:
                 raise NotFound(f"review {review_id}")
-            overridden = c.execute(select(s.overrides.c.id).where(s.overrides.c.review_id == review_id)).first()
+            overridden = c.execute(select(s.overrides.c.id).where(s.overrides.c.review_id == review_id,
+                                                                  COUNTED_OVERRIDE)).first()
         return _review(row, overridden is not None)
 
     def latest_review_id(self, learner_id: int, question_id: str) -> int | None:
@@ -540,7 +550,7 @@ class Store:
 
     def reviews(self, learner_id: int, since: datetime | None = None) -> list[Review]:
         q = select(s.reviews, s.overrides.c.id.label("override_id")).outerjoin(
-            s.overrides, s.overrides.c.review_id == s.reviews.c.id).where(s.reviews.c.learner_id == learner_id)
+            s.overrides, and_(s.overrides.c.review_id == s.reviews.c.id, COUNTED_OVERRIDE)).where(s.reviews.c.learner_id == learner_id)
         if since is not None:
             q = q.where(s.reviews.c.reviewed_at >= since)
         with self._read() as c:
@@ -548,14 +558,24 @@ class Store:
         return [_review(r, r.override_id is not None) for r in rows]
 
     def record_override(self, review_id: int, learner_id: int, question_id: str, card_after: fsrs.Card,
-                        due_after: datetime, now: datetime) -> None:
-        """Re-rate a review Good: the card takes the new state, the override is kept for tutors."""
+                        due_after: datetime, now: datetime) -> bool:
+        """Re-rate a review Good: the card takes the new state, the override is kept for tutors.
+
+        A review the grader doubted ("maybe", still undecided) becomes the learner's claim; one
+        already claimed (even if a tutor rejected it) is not claimed again: False, nothing changes.
+        """
+        o = s.overrides
         with self.tx() as c:
-            c.execute(insert(s.overrides).values(review_id=review_id, learner_id=learner_id,
-                                                 question_id=question_id, created_at=now))
+            if not c.execute(update(o).where(o.c.review_id == review_id, o.c.kind == "maybe", o.c.status == "pending")
+                             .values(kind="claim", created_at=now)).rowcount:
+                if c.execute(_INSERT_DO_NOTHING[self.dialect](o).values(
+                        review_id=review_id, learner_id=learner_id, question_id=question_id, created_at=now)
+                        .on_conflict_do_nothing(index_elements=[o.c.review_id]).returning(o.c.id)).first() is None:
+                    return False
             c.execute(update(s.cards).where(s.cards.c.learner_id == learner_id,
                                             s.cards.c.question_id == question_id).values(card=_card_json(card_after),
                                                                                         due=due_after))
+        return True
 
     # ------------------------------------------------------------------ pending question
 
@@ -627,6 +647,8 @@ class Store:
                 tutor_id=None, from_chat_id=None, message_id=None, summary="", progress_chat_id=None,
                 progress_message_id=None))
             c.execute(update(s.roles).where(s.roles.c.granted_by == learner_id).values(granted_by=None))
+            name = c.execute(select(s.learners.c.display_name).where(s.learners.c.id == learner_id)).scalar()
+            self.forget_in_learned(c, learner_id, name or "")
             for t in reversed(self._learner_tables()):
                 c.execute(delete(t).where(t.c.learner_id == learner_id))
             c.execute(update(s.cohorts).where(s.cohorts.c.owner_id == learner_id).values(owner_id=None))
@@ -907,6 +929,10 @@ class Store:
         with self.tx() as c:
             c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(join_code=code))
 
+    def set_cohort_exam(self, cohort_id: int, day: date | None) -> None:
+        with self.tx() as c:
+            c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(exam_date=day))
+
     def close_cohort(self, cohort_id: int, now: datetime) -> None:
         with self.tx() as c:
             c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(closed_at=now))
@@ -942,7 +968,7 @@ class Store:
 
     def cohort_reviews(self, cohort_id: int, since: datetime | None = None) -> list[Review]:
         q = (select(s.reviews, s.overrides.c.id.label("override_id"))
-             .outerjoin(s.overrides, s.overrides.c.review_id == s.reviews.c.id)
+             .outerjoin(s.overrides, and_(s.overrides.c.review_id == s.reviews.c.id, COUNTED_OVERRIDE))
              .where(s.reviews.c.learner_id.in_(select(s.memberships.c.learner_id)
                                                .where(s.memberships.c.cohort_id == cohort_id))))
         if since is not None:

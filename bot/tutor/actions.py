@@ -18,12 +18,14 @@ __all__ = [
     # learners
     "Start", "Next", "Extra", "Answer", "Choose", "Override", "Stop", "Topics", "ToggleTopic", "AllTopics",
     "Stats", "Pause", "Resume", "Privacy", "Export", "Forget", "ConfirmForget", "CancelForget", "Help",
-    "Remind", "SetDaily", "SetTimezone", "Unknown", "NotText",
+    "Remind", "SetDaily", "SetTimezone", "Unknown", "NotText", "ShowAnswer", "SetExam",
     # cohorts and tutors
     "Join", "MyCohorts", "Leave", "AddTutor", "RemoveTutor", "NewCohort", "ListCohorts", "RotateCode",
     "CloseCohort", "BroadcastStart", "BroadcastPick", "BroadcastContent", "BroadcastConfirm", "BroadcastCancel",
-    "BroadcastResend",
-    "Dashboard", "TutorAction", "LearnerAction",
+    "BroadcastResend", "Dashboard", "CohortExam", "CohortExamSet", "TutorAction", "LearnerAction",
+    # the marking loop (issue 16)
+    "Claims", "ClaimAccept", "ClaimReject", "ClaimSkipReason", "Learned", "WithdrawLearned", "ContentInfo",
+    "ContentRollback", "UploadContent", "MarkingAction",
     # channel events
     "Event", "ChatReachable", "PollSent", "ProgressShown", "Started",
 ]
@@ -79,6 +81,18 @@ class Choose:
 @dataclass(frozen=True)
 class Override:
     review_id: int
+
+
+@dataclass(frozen=True)
+class ShowAnswer:
+    """"I don't know — show me" on a free-text question: see the answer, rated Again."""
+
+    key: str  # question_key(question id)
+
+
+@dataclass(frozen=True)
+class SetExam:
+    arg: str = ""  # "2027-05-14", "14/05/2027", "off", "" (show)
 
 
 @dataclass(frozen=True)
@@ -261,12 +275,84 @@ class Dashboard:
     cohort_id: int | None = None
 
 
+@dataclass(frozen=True)
+class CohortExam:
+    """/cohortexam DATE or /cohortexam off: the tutor picks the cohort next (if they have several)."""
+
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class CohortExamSet:
+    cohort_id: int
+    day: str  # ISO date, or "off"
+
+
+# ---------------------------------------------------------------------------- the marking loop
+
+
+@dataclass(frozen=True)
+class Claims:
+    """/claims: the answers waiting for this tutor's decision."""
+
+
+@dataclass(frozen=True)
+class ClaimAccept:
+    claim_id: int
+    point: int  # the marking point's index in its question
+    learn: int = 1  # 1: learn the answer's wording for the point; 0: accept without learning
+
+
+@dataclass(frozen=True)
+class ClaimReject:
+    claim_id: int
+
+
+@dataclass(frozen=True)
+class ClaimSkipReason:
+    claim_id: int
+
+
+@dataclass(frozen=True)
+class Learned:
+    """/learned: the accept wordings tutors taught the grader."""
+
+
+@dataclass(frozen=True)
+class WithdrawLearned:
+    learned_id: int
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    """/content: the live content version, questions per topic, roll back."""
+
+
+@dataclass(frozen=True)
+class ContentRollback:
+    version: int  # the version to retire (a stale button names an older one: refused)
+
+
+@dataclass(frozen=True)
+class UploadContent:
+    """A question file sent in the chat (its bytes; the channel refuses what is too big to fetch)."""
+
+    filename: str
+    data: bytes
+    ref: tuple[int, int] | None = None  # the channel's message (chat, message id): a tutor's broadcast body
+    size: int = 0  # the size the channel was told, when it did not fetch a file that big (0: len(data))
+
+
+MarkingAction = (Claims | ClaimAccept | ClaimReject | ClaimSkipReason | Learned | WithdrawLearned | ContentInfo
+                 | ContentRollback | UploadContent)
+
 LearnerAction = (Start | Next | Extra | Answer | Choose | Override | Stop | Topics | ToggleTopic | AllTopics | Stats
                  | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Remind
-                 | SetDaily | SetTimezone | Unknown | NotText)
+                 | SetDaily | SetTimezone | Unknown | NotText | ShowAnswer | SetExam)
 TutorAction = (Join | MyCohorts | Leave | AddTutor | RemoveTutor | NewCohort | ListCohorts | RotateCode | CloseCohort
-               | BroadcastStart | BroadcastPick | BroadcastContent | BroadcastConfirm | BroadcastCancel | BroadcastResend | Dashboard)
-Action = LearnerAction | TutorAction
+               | BroadcastStart | BroadcastPick | BroadcastContent | BroadcastConfirm | BroadcastCancel | BroadcastResend | Dashboard
+               | CohortExam | CohortExamSet)
+Action = LearnerAction | TutorAction | MarkingAction
 
 
 # ---------------------------------------------------------------------------- channel events

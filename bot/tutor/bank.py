@@ -32,6 +32,8 @@ __all__ = [
     "QuestionBank",
     "load_bank",
     "load_glossary",
+    "load_topic",
+    "merge_topics",
     "POLL_QUESTION_MAX",
     "POLL_OPTION_MAX",
     "POLL_EXPLANATION_MAX",
@@ -252,7 +254,13 @@ def _read_yaml(path: Path, out: _Collector) -> _Node | None:
     if size > MAX_FILE_BYTES:
         out.add(None, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} (split the topic)")
         return None
-    raw = path.read_bytes()
+    return _read_yaml_bytes(path.read_bytes(), out)
+
+
+def _read_yaml_bytes(raw: bytes, out: _Collector) -> _Node | None:
+    if len(raw) > MAX_FILE_BYTES:
+        out.add(None, "", f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,} (split the topic)")
+        return None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -634,3 +642,35 @@ def _cross_file_checks(topics: list[Topic], problems: list[str]) -> None:
             if q.id in seen_q:
                 problems.append(f"{q.source} questions[{i}] ({q.id}) id: duplicate question id (also at {seen_q[q.id]}); ids must be unique across all files")
             seen_q.setdefault(q.id, q.source)
+
+
+def load_topic(data: bytes, display: str) -> Topic:
+    """One topic file's bytes (an upload), checked as `load_bank` checks a file; `display` names it in errors.
+
+    Raises ContentError with every problem (a glossary file is refused: topics only).
+    """
+    out = _Collector(display)
+    root = _read_yaml_bytes(data, out)
+    topic = None
+    if root is not None:
+        if isinstance(root.value, dict) and "glossary" in root.value and "topic" not in root.value:
+            out.add(None, "", "a glossary file can't be uploaded here; send a topic file (topic, title, questions)")
+        else:
+            topic = _topic(root, out, display)
+    if out.problems or topic is None:
+        raise ContentError(out.problems or [f"{display}: not a topic file"])
+    return topic
+
+
+def merge_topics(bank: QuestionBank, topics: Iterable[Topic]) -> QuestionBank:
+    """`bank` with each of `topics` added (a new slug) or replacing the topic of that slug whole.
+
+    Raises ContentError if a question id would then appear twice.
+    """
+    new = {t.slug: t for t in topics}
+    merged = [new.pop(t.slug, t) for t in bank.topics] + list(new.values())
+    problems: list[str] = []
+    _cross_file_checks(merged, problems)
+    if problems:
+        raise ContentError(problems)
+    return QuestionBank(tuple(merged), bank.glossary, bank.notices)

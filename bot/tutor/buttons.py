@@ -15,7 +15,9 @@ from typing import Any, get_type_hints
 
 from bot.tutor.actions import (
     Action, AllTopics, BroadcastConfirm, BroadcastCancel, BroadcastPick, BroadcastResend, CancelForget, Choose, CloseCohort,
-    ConfirmForget, Dashboard, Extra, Leave, Next, Override, Remind, RotateCode, Stats, Stop, ToggleTopic,
+    ClaimAccept, ClaimReject, Claims, ClaimSkipReason, CohortExamSet, ConfirmForget, ContentRollback, Dashboard,
+    Extra, Learned, Leave, Next, Override, Remind, RotateCode, SetExam, ShowAnswer, Stats, Stop, ToggleTopic,
+    WithdrawLearned,
 )
 
 __all__ = ["Kind", "KINDS", "encode", "decode", "DATA_MAX", "ID_MAX"]
@@ -59,7 +61,7 @@ class Kind:
         return action if self.check(action) else None
 
 
-def _key_like(action: Choose) -> bool:
+def _key_like(action: Choose | ShowAnswer) -> bool:
     return len(action.key) == 8 and all(c in "0123456789abcdef" for c in action.key)
 
 
@@ -70,6 +72,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("stats", Stats),
     Kind("override", Override, ("review_id",)),
     Kind("choose", Choose, ("key", "option"), check=_key_like),
+    Kind("show", ShowAnswer, ("key",), check=_key_like),
+    Kind("exam", SetExam, ("arg",)),
+    Kind("cexam", CohortExamSet, ("cohort_id", "day")),
     Kind("topic", AllTopics, const="*"),
     Kind("topic", ToggleTopic, ("slug",), check=lambda a: bool(a.slug)),
     Kind("forget", ConfirmForget, const="yes"),
@@ -83,6 +88,13 @@ KINDS: tuple[Kind, ...] = (
     Kind("bcyes", BroadcastConfirm, ("broadcast_id",)),
     Kind("bcno", BroadcastCancel, ("broadcast_id",)),
     Kind("bcre", BroadcastResend, ("broadcast_id",)),
+    Kind("claims", Claims),
+    Kind("cacc", ClaimAccept, ("claim_id", "point", "learn"), check=lambda a: a.learn in (0, 1) and a.point < 64),
+    Kind("crej", ClaimReject, ("claim_id",)),
+    Kind("cskip", ClaimSkipReason, ("claim_id",)),
+    Kind("learned", Learned),
+    Kind("lwd", WithdrawLearned, ("learned_id",)),
+    Kind("rollback", ContentRollback, ("version",)),
 )
 _BY_TYPE = {k.action: k for k in KINDS}
 _BY_PREFIX: dict[str, list[Kind]] = {}

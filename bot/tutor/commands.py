@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.tutor.actions import (
-    Action, AddTutor, BroadcastStart, CloseCohort, Dashboard, Export, Extra, Forget, Help, Join, Leave,
+    Action, AddTutor, BroadcastStart, Claims, CloseCohort, CohortExam, ContentInfo, Dashboard, Export, Extra, Forget,
+    Help, Join, Learned, Leave,
     ListCohorts, MyCohorts, NewCohort, Next, Pause, Privacy, Remind, RemoveTutor, Resume, RotateCode, SetDaily,
-    SetTimezone, Start, Stats, Stop, Topics, Unknown,
+    SetExam, SetTimezone, Start, Stats, Stop, Topics, Unknown,
 )
 
 __all__ = ["parse_command", "COMMANDS", "TUTOR_COMMANDS"]
@@ -20,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("remind", "Daily reminder: /remind 19:30 or /remind off"),
     ("timezone", "Set your time zone: /timezone Europe/London"),
     ("daily", "New questions a day: /daily 10"),
+    ("exam", "Your exam date: /exam 2027-05-14 or /exam off"),
     ("pause", "Pause reminders: /pause 3 (days)"),
     ("resume", "Resume reminders"),
     ("mycohorts", "Your cohorts"),
@@ -36,6 +38,10 @@ TUTOR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("cohorts", "Your cohorts, links, rotate or close"),
     ("broadcast", "Message a cohort"),
     ("dashboard", "Where a cohort struggles"),
+    ("cohortexam", "A cohort's exam date: /cohortexam 2027-05-14"),
+    ("claims", "Answers waiting for your decision"),
+    ("learned", "Wordings the grader learned from claims"),
+    ("content", "Question files: version, topics, roll back"),
     ("addtutor", "Admins: make a user a tutor (/addtutor ID)"),
     ("removetutor", "Admins: remove a tutor (/removetutor ID)"),
 )
@@ -44,11 +50,11 @@ _SIMPLE: dict[str, Callable[[], Action]] = {
     "quiz": Next, "next": Next, "topics": Topics, "stats": Stats, "resume": Resume,
     "privacy": Privacy, "mydata": Export, "forget": Forget, "help": Help, "stop": Stop,
     "extra": Extra, "practice": Extra, "mycohorts": MyCohorts, "cohorts": ListCohorts,
-    "broadcast": BroadcastStart,
+    "broadcast": BroadcastStart, "claims": Claims, "learned": Learned, "content": ContentInfo,
 }
 _WITH_TEXT: dict[str, Callable[[str], Action]] = {
     "start": Start, "remind": Remind, "timezone": SetTimezone, "join": Join, "addtutor": AddTutor,
-    "removetutor": RemoveTutor, "newcohort": NewCohort,
+    "removetutor": RemoveTutor, "newcohort": NewCohort, "exam": SetExam, "cohortexam": CohortExam,
 }
 
 

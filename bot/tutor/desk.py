@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import assert_never
+from datetime import date, datetime, timedelta
+from typing import Any, assert_never
 
 from bot.tutor.actions import (
-    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick, BroadcastResend, BroadcastStart,
-    CloseCohort,
-    Dashboard, Join, Leave, ListCohorts, MyCohorts, NewCohort, RemoveTutor, RotateCode, TutorAction,
+    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick, BroadcastResend, BroadcastStart, Claims, CloseCohort,
+    CohortExam, CohortExamSet, Dashboard, Join, Leave, ListCohorts, MyCohorts, NewCohort, RemoveTutor, RotateCode,
+    TutorAction,
 )
 from bot.tutor.bank import QuestionBank
+from bot.tutor.exam import ExamPlan, parse_exam_date
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
-from bot.tutor.models import Cohort, Learner
+from bot.tutor.models import CardRow, Cohort, Learner
 from bot.tutor.ports import TutorStore
 from bot.tutor.replies import (
-    NEXT, BroadcastProgress, BroadcastStarted, Button, DashboardData, MenuChange, Message, Reply, kb,
+    NEXT, BroadcastProgress, BroadcastStarted, Button, DashboardData, ExamOutlook, MenuChange, Message, Reply, kb,
 )
-from bot.tutor.srs import Scheduler
+from bot.tutor.srs import Scheduler, learner_day
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class DeskContext:
     admins: frozenset[tuple[str, str]]  # (channel, external id)
     link_base: str | None  # a deep link to the bot with a start payload, e.g. https://t.me/Bot?start=
     get_learner: Callable[[str, str], Learner]  # (channel, external id): get or create, no activity
+    timezone: str = "Europe/London"  # a cohort's exam day is a day in this zone
+    live_bank: Callable[[], QuestionBank] | None = None  # the bank as applied in the chat (else `bank`)
 
 
 class TutorDesk:
@@ -61,7 +65,10 @@ class TutorDesk:
         self.ctx = ctx
         self.store = ctx.store
         self.now = ctx.now
-        self.bank = ctx.bank
+
+    @property
+    def bank(self) -> QuestionBank:
+        return self.ctx.live_bank() if self.ctx.live_bank is not None else self.ctx.bank
 
     def handle(self, learner: Learner, action: TutorAction) -> list[Reply]:
         match action:
@@ -97,6 +104,10 @@ class TutorDesk:
                 return self.broadcast_resend(learner, action)
             case Dashboard():
                 return self.show_dashboard(learner, action)
+            case CohortExam():
+                return self.cohort_exam(learner, action)
+            case CohortExamSet():
+                return self.cohort_exam_set(learner, action)
             case _:
                 assert_never(action)
 
@@ -233,6 +244,46 @@ class TutorDesk:
         self.store.close_cohort(action.cohort_id, self.now())
         return [Message(f"{cohort.name} is closed: its link no longer works. Members keep their progress.")]
 
+    # -------------------------------------------------------------- exam dates
+
+    def _exam_day(self, arg: str) -> date | str | None:
+        """A tutor's exam date: the date, None for "off", or a refusal saying why."""
+        if arg.strip().lower() in ("off", "none", "clear"):
+            return None
+        day = parse_exam_date(arg, learner_day(self.now(), self.ctx.timezone))
+        return day.replace("/exam", "/cohortexam") if isinstance(day, str) else day
+
+    def cohort_exam(self, learner: Learner, action: CohortExam) -> list[Reply]:
+        if not self.is_tutor(learner):
+            return self._refuse(learner, "/cohortexam")
+        if not action.arg.strip():
+            return [Message("Send /cohortexam 2027-05-14 to set a cohort's exam date, or /cohortexam off.")]
+        day = self._exam_day(action.arg)
+        if isinstance(day, str):
+            return [Message(day)]
+        mine = self._visible_cohorts(learner)
+        if not mine:
+            return [Message("No cohorts yet. Create one with /newcohort Level 3 Spring")]
+        arg = day.isoformat() if day else "off"
+        if len(mine) == 1:
+            return self.cohort_exam_set(learner, CohortExamSet(mine[0].id, arg))
+        return [Message("Which cohort?", kb(*[[Button(c.name[:60], CohortExamSet(c.id, arg))] for c in mine]),
+                        title="Exam date")]
+
+    def cohort_exam_set(self, learner: Learner, action: CohortExamSet) -> list[Reply]:
+        cohort = self.store.cohort(action.cohort_id)
+        if cohort is None or not self.can_manage(learner, cohort):
+            return self._refuse(learner, f"exam date of cohort {action.cohort_id}")
+        day = self._exam_day(action.day)  # checked again: the button may be old
+        if isinstance(day, str):
+            return [Message(day)]
+        self.store.set_cohort_exam(cohort.id, day)
+        if day is None:
+            return [Message(f"{cohort.name} has no exam date now. Members who set their own keep it.")]
+        return [Message(f"{cohort.name}'s exam is on {day:%A %d %B %Y}. Members without their own date now revise "
+                        "for it: new questions are paced to finish two weeks before, and reviews peak on the day. "
+                        "The dashboard shows readiness by topic.")]
+
     # -------------------------------------------------------------- broadcasts
 
     def _pick_cohort(self, learner: Learner, pick: type[BroadcastPick | Dashboard], title: str) -> list[Reply]:
@@ -349,12 +400,21 @@ class TutorDesk:
         if data.top_misses:
             lines.append("\nMost-missed marking points:")
             lines += [f"• {pt} ({n}×)\n  Q: {q[:100]}{'…' if len(q) > 100 else ''}" for q, pt, n in data.top_misses]
+        if data.exam is not None:
+            ex = data.exam
+            when = (f"in {ex.days_left} days" if ex.days_left > 1 else "tomorrow" if ex.days_left == 1
+                    else "today" if ex.days_left == 0 else "passed")
+            lines.append(f"\nExam {ex.day:%d %B %Y} ({when}): predicted recall on the day {ex.recall_on_day:.0%}, "
+                         f"{ex.introduced_share:.0%} of the bank met")
+            if data.readiness_by_topic:
+                lines += [f"• {t}: {v:.0%}" for t, v in sorted(data.readiness_by_topic.items(), key=lambda kv: kv[1])]
         if data.inactive:
             lines.append("\nNo activity for 7 days: " + ", ".join(data.inactive[:30]))
         if data.overrides:
             lines.append(f"\n“I was right” claims to review ({len(data.overrides)}):")
             lines += [f"• {q[:60]}…\n  Answer: {a[:140]}" for q, a in data.overrides[:10]]
-        return [Message("\n".join(lines), title=f"Dashboard: {cohort.name}"), data]
+        claims = kb([Button(f"Review claims ({len(data.overrides)})", Claims())]) if data.overrides else ()
+        return [Message("\n".join(lines), claims, title=f"Dashboard: {cohort.name}"), data]
 
     def dashboard(self, cohort: Cohort) -> DashboardData:
         now = self.now()
@@ -376,4 +436,21 @@ class TutorDesk:
             top_misses=top_missed_points(self.bank, reviews),
             inactive=[m.display_name or m.external_id for m in members if m.id not in active],
             overrides=overrides,
+            **self._exam_readiness(cohort, len(members), cards),
         )
+
+    def _exam_readiness(self, cohort: Cohort, members: int, cards: list[CardRow]) -> dict[str, Any]:
+        """The cohort's exam outlook: recall predicted on the day, by topic, over every member and question."""
+        if cohort.exam_date is None or not members:
+            return {}
+        plan = ExamPlan(cohort.exam_date, self.ctx.timezone)
+        by_topic: dict[str, list[float]] = defaultdict(list)
+        for c in cards:
+            by_topic[c.topic].append(self.ctx.scheduler.readiness([c.card], 1, plan).recall_on_day)
+        sizes = Counter(q.topic for q in self.bank)
+        titles = {t.slug: t.title for t in self.bank.topics}
+        readiness = {titles[t]: sum(by_topic.get(t, [])) / (n * members) for t, n in sizes.items()}
+        total = sum(sum(v) for v in by_topic.values()) / (len(self.bank.questions) * members)
+        met = len({(c.learner_id, c.question_id) for c in cards}) / (len(self.bank.questions) * members)
+        left = (cohort.exam_date - learner_day(self.now(), self.ctx.timezone)).days
+        return {"exam": ExamOutlook(cohort.exam_date, left, total, met), "readiness_by_topic": readiness}

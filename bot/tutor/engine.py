@@ -15,23 +15,27 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
-from bot.errors import NotFound
 from bot.tutor.actions import (
     Action, AddTutor, AllTopics, Answer, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick,
-    BroadcastResend, BroadcastStart, CancelForget, ChatReachable, Choose, CloseCohort, ConfirmForget, Dashboard, Event, Export,
+    BroadcastResend, BroadcastStart, CancelForget, ChatReachable, Choose, ClaimAccept, ClaimReject, Claims, ClaimSkipReason, CloseCohort,
+    ConfirmForget, ContentInfo, ContentRollback, Dashboard, Event, Export, Learned, UploadContent, WithdrawLearned,
     Extra, Forget, Help, Join, Leave, ListCohorts, MyCohorts, NewCohort, Next, NotText, Override, Pause, PollSent,
     Privacy, ProgressShown, Remind, RemoveTutor, Resume, RotateCode, SetDaily, SetTimezone, Start, Started, Stats,
-    Stop, ToggleTopic, Topics, Unknown, Who, clean, question_key,
+    Stop, ToggleTopic, Topics, Unknown, Who, clean, question_key, ShowAnswer, SetExam, CohortExam, CohortExamSet,
 )
 from bot.tutor.bank import Question, QuestionBank
 from bot.tutor.commands import COMMANDS, parse_command
 from bot.tutor.desk import DeskContext, TutorDesk
+from bot.tutor import preferences
+from bot.tutor.exam_desk import ExamContext, ExamDesk, exam_line
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
+from bot.tutor.live import LiveContent
+from bot.tutor.marking import MarkingDesk
 from bot.tutor.models import Arrival, CardRow, Learner, LearnerSettings, Pending, Reminder, Review
 from bot.tutor.ports import Clock, TutorStore
 from bot.tutor.privacy import ALREADY_ANSWERED, PRIVACY, PRIVATE_ONLY, ask_in_private, privacy_text  # noqa: F401
@@ -39,9 +43,10 @@ from bot.tutor.remind import (
     in_quiet_hours, interval_days, next_fire, parse_time, reminder_drop_reason, reminder_text, resolve_timezone,
 )
 from bot.tutor.replies import (
-    NEXT, STOP, AskQuestion, BroadcastProgress, Button, Chart, Document, Feedback, Keyboard, Message, Reply,
-    StatsData, kb,
+    NEXT, STOP, AskQuestion, BroadcastProgress, Button, Chart, Document, ExamOutlook, Feedback, Keyboard, Message,
+    Reply, StatsData, kb,
 )
+from bot.tutor.session import next_new_question, option_order
 from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for, streaks
 
 log = logging.getLogger(__name__)
@@ -55,8 +60,8 @@ class Engine:
                  grader: Grader | None = None, default_timezone: str = "Europe/London",
                  new_per_day: int = 10, desired_retention: float = 0.9,
                  admins: Iterable[tuple[str, str]] = (), link_base: str | None = None,
+                 live: LiveContent | None = None, tutors_may_edit: bool = False,
                  retention_days: int = 730) -> None:
-        self.bank = bank
         self.retention_days = retention_days
         self.link_base = link_base
         self.store = store
@@ -67,9 +72,16 @@ class Engine:
         self.scheduler = Scheduler(desired_retention)
         self.desk = TutorDesk(DeskContext(
             store=store, now=self.now, bank=bank, scheduler=self.scheduler, admins=frozenset(admins),
-            link_base=link_base, get_learner=lambda channel, external_id: self.learner(Who(channel, external_id))))
-        self._topic_order = [t.slug for t in bank.topics]
-        self._titles = {t.slug: t.title for t in bank.topics}
+            link_base=link_base, get_learner=lambda channel, external_id: self.learner(Who(channel, external_id)),
+            timezone=default_timezone, live_bank=lambda: self.bank))
+        self.live = live or LiveContent(bank, store, self.now)  # the bank as uploaded in the chat, learned accepts
+        self.marking = MarkingDesk(self.desk, self.live, self.grader, self.scheduler, self.now,
+                                   tutors_may_edit=tutors_may_edit)
+        self.exams = ExamDesk(ExamContext(store=store, now=self.now, bank=lambda: self.bank, scheduler=self.scheduler))
+
+    @property
+    def bank(self) -> QuestionBank:
+        return self.live.bank()
 
     # -------------------------------------------------------------- entry points
 
@@ -117,7 +129,11 @@ class Engine:
             case Choose():
                 return self._on_choose(learner, action)
             case Override():
-                return self._on_override(learner, action)
+                return self.marking.override(learner, action)  # "I was right"
+            case ShowAnswer():
+                return self._on_show_answer(learner, action)
+            case SetExam():
+                return self.exams.set_exam(learner, action)
             case Stop():
                 return self._on_stop(learner)
             case Topics():
@@ -148,17 +164,22 @@ class Engine:
             case Help():
                 return self._help()
             case Remind():
-                return self._on_remind(learner, action)
+                return preferences.remind(self.store, self.now(), learner, action)
             case SetDaily():
-                return self._on_setdaily(learner, action)
+                return preferences.set_daily(self.store, learner, action)
             case SetTimezone():
-                return self._on_settimezone(learner, action)
+                return preferences.set_timezone(self.store, self.now(), learner, action)
             case Unknown():
                 return self._on_unknown(action)
             case (Join() | MyCohorts() | Leave() | AddTutor() | RemoveTutor() | NewCohort() | ListCohorts()
                   | RotateCode() | CloseCohort() | BroadcastStart() | BroadcastPick() | BroadcastContent()
-                  | BroadcastConfirm() | BroadcastCancel() | BroadcastResend() | Dashboard()):
+                  | BroadcastConfirm() | BroadcastCancel() | BroadcastResend() | Dashboard() | CohortExam() | CohortExamSet()):
                 return self.desk.handle(learner, action)
+            case UploadContent() if arrival.drafting:  # a document as a broadcast's content
+                return self._not_text(arrival, NotText("document", action.ref))
+            case (Claims() | ClaimAccept() | ClaimReject() | ClaimSkipReason() | Learned() | WithdrawLearned()
+                  | ContentInfo() | ContentRollback() | UploadContent()):
+                return self.marking.handle(learner, action, private=who.chat_id is not None)
             case _:
                 assert_never(action)
 
@@ -226,6 +247,9 @@ class Engine:
             return draft
         learner, pending = arrival.learner, arrival.pending
         question = self.bank.get(pending.question_id) if pending else None
+        reason = self.marking.reason(learner, action.text) if pending is None else None  # after a Reject
+        if reason is not None:
+            return reason
         if pending is None or question is None:
             return [Message("There's no question waiting for an answer. Tap Next for one.", kb([NEXT]))]
         if question.is_choice:
@@ -233,7 +257,7 @@ class Engine:
             index = (ord(text) - ord("A")) if len(text) == 1 and "A" <= text <= "Z" else (
                 int(text) - 1 if text.isdecimal() and len(text) < 4 else -1)
             if 0 <= index < len(question.options):
-                return self._choose(learner, pending, question, index, arrival.card)
+                return self._choose(learner, pending, question, self._order(learner, question)[index], arrival.card)
             return [Message(f"Pick one of the options (1 to {len(question.options)}), or tap Next to skip.",
                             kb([NEXT]))]
         return self._grade(learner, pending, question, action.text, arrival.card)
@@ -247,23 +271,27 @@ class Engine:
         question = self.bank.get(pending.question_id)
         if question is None or not question.is_choice or not 0 <= action.option < len(question.options):
             return [Message("That's not one of the options. Tap Next for a new question.", kb([NEXT]), toast=True)]
-        return self._choose(learner, pending, question, action.option, self.store.card(learner.id, question.id))
+        index = self._order(learner, question)[action.option]  # the learner picked a position in their order
+        return self._choose(learner, pending, question, index, self.store.card(learner.id, question.id))
 
-    def _on_override(self, learner: Learner, action: Override) -> list[Reply]:
-        refuse: list[Reply] = [Message("That marking can't be changed now (it may be an older answer).", kb([NEXT]),
-                                       toast=True)]
-        try:
-            review = self.store.get_review(action.review_id)
-        except NotFound:
-            return refuse
-        if (review.learner_id != learner.id or review.kind != "free_text" or review.extra or review.overridden
-                or review.score >= 1 or review.card_before is None
-                or self.store.latest_review_id(learner.id, review.question_id) != action.review_id):
-            return refuse
-        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at)
-        self.store.record_override(action.review_id, learner.id, review.question_id, card, due, self.now())
-        return [Message("Noted: I've counted that answer as right and scheduled it as a good answer. "
-                        "Your tutor will see it, so the marking can be improved.", kb([NEXT, STOP]), toast=True)]
+    def _order(self, learner: Learner, question: Question) -> tuple[int, ...]:
+        """The order this learner sees a choice's options in (stable for them, shuffled between learners)."""
+        return option_order(str(learner.id), question.id, len(question.options))
+
+    def _on_show_answer(self, learner: Learner, action: ShowAnswer) -> list[Reply]:
+        """"I don't know — show me": the model answer and its points, rated Again, nothing typed."""
+        pending = self.store.get_pending(learner.id)
+        question = self.bank.get(pending.question_id) if pending else None
+        if pending is None or question is None or question.is_choice or question_key(question.id) != action.key:
+            return [Message("That question has already been answered or has expired. Tap Next for a new one.",
+                            kb([NEXT]), toast=True)]
+        marking = self.grader.grade(question, "")
+        review_id = self._record(learner, pending, question, self.store.card(learner.id, question.id), "",
+                                 self.now(), Rating.Again, 0.0, (), tuple(p.id for p in question.marking_points))
+        if review_id is None:  # answered meanwhile (a double tap that reached two replicas)
+            return [Message(ALREADY_ANSWERED, kb([NEXT]), toast=True)]
+        return [Feedback(question, marking, review_id, kb([NEXT, STOP]),
+                         "It will come back soon, so you can try it in your own words.", shown=True)]
 
     def _on_stop(self, learner: Learner) -> list[Reply]:
         self.store.clear_pending(learner.id)
@@ -277,21 +305,22 @@ class Engine:
         rows = [[Button(("✅ " if chosen is None or t.slug in chosen else "▫️ ") + t.title, ToggleTopic(t.slug))]
                 for t in self.bank.topics]
         rows.append([Button("All topics", AllTopics()), NEXT])
-        which = "all topics" if chosen is None else ", ".join(self._titles.get(t, t) for t in chosen)
+        which = "all topics" if chosen is None else ", ".join(self.live.titles().get(t, t) for t in chosen)
         return Message(f"Revising: {which}.\nTap a topic to switch it on or off.", kb(*rows), title="Topics",
                        replaces_previous=replaces_previous)
 
     def _on_toggletopic(self, learner: Learner, action: ToggleTopic) -> list[Reply]:
-        if action.slug not in self._titles:
+        order = self.live.topic_order()
+        if action.slug not in order:
             return [Message("That topic no longer exists."), self._topics(learner)]
         current = self.store.settings(learner.id).topics
-        chosen = list(current) if current is not None else list(self._topic_order)
+        chosen = list(current) if current is not None else list(order)
         if action.slug in chosen:
             chosen.remove(action.slug)
         else:
             chosen.append(action.slug)
-        ordered = [t for t in self._topic_order if t in chosen]
-        value = None if not ordered or len(ordered) == len(self._topic_order) else ordered
+        ordered = [t for t in order if t in chosen]
+        value = None if not ordered or len(ordered) == len(order) else ordered
         self.store.update_settings(learner.id, topics=value)
         return [self._topics(learner, replaces_previous=True)]
 
@@ -303,7 +332,7 @@ class Engine:
             f"Due in the next 7 days: {sum(n for _, n in data.due_next_7_days)}",
         ]
         if data.accuracy:
-            lines.append("\nAccuracy and estimated recall by topic:")
+            lines.append("\nAccuracy, and the recall you can expect this week, by topic:")
             for title, (right, total) in data.accuracy.items():
                 recall = data.recall.get(title)
                 rtxt = f", recall {recall:.0%}" if recall is not None else ""
@@ -312,6 +341,10 @@ class Engine:
             lines.append("\nPoints you miss most:")
             for prompt, point, n in data.top_misses:
                 lines.append(f"• {point} ({n}×) — from: {prompt[:80]}{'…' if len(prompt) > 80 else ''}")
+        if data.exam is not None and data.exam.days_left >= 0:
+            ex = data.exam
+            lines.insert(0, f"{exam_line(ex.day, ex.days_left)} Readiness: {ex.recall_on_day:.0%} predicted recall on the day; "
+                            f"{ex.introduced_share:.0%} of your questions met so far.")
         replies: list[Reply] = [Message("\n".join(lines), kb([NEXT]), title="Your progress")]
         if data.answered_total:
             replies.append(Chart("Your revision", data))
@@ -355,69 +388,6 @@ class Engine:
         return [Message(f"I can only mark typed answers, so I can't use a {action.kind}.{waiting} "
                         "Type your answer as a message, or tap Next.", kb([NEXT]))]
 
-    def _on_remind(self, learner: Learner, action: Remind) -> list[Reply]:
-        arg = action.arg.strip()
-        settings = self.store.settings(learner.id)
-        if arg.lower() == "none":
-            return [Message("No reminders, then. Send /remind 19:30 any time to get one.")]
-        if arg.lower() in ("off", "stop", "no"):
-            self.store.disable_reminder(learner.id)
-            return [Message("Daily reminders are off. /remind 19:30 turns them back on.")]
-        if not arg:
-            rem = self.store.get_reminder(learner.id)
-            if rem is None or not rem.enabled:
-                return [Message("You have no daily reminder. Set one with /remind 19:30 "
-                                "(or /remind 19:30 Europe/Paris for another time zone).")]
-            return [Message(f"Your daily reminder is at {rem.local_time} ({rem.timezone}). "
-                            "/remind off stops it; /remind 19:30 changes it.")]
-        parts = arg.split()
-        at = parse_time(parts[0])
-        if at is None or len(parts) > 2:
-            return [Message("Send a time like /remind 19:30, optionally with a time zone: /remind 19:30 Europe/Paris.")]
-        tz = settings.timezone
-        if len(parts) == 2:
-            zone, suggestions = resolve_timezone(parts[1])
-            if zone is None:
-                return [self._unknown_zone(parts[1], suggestions)]
-            tz = zone
-            self.store.update_settings(learner.id, timezone=tz)
-        if in_quiet_hours(at):
-            return [Message("I don't send reminders between midnight and 6 a.m. Pick a time from 06:00 to 23:59.")]
-        when = f"{at:%H:%M}"
-        nxt = next_fire(at, tz, self.now())
-        self.store.set_reminder(learner.id, when, tz, nxt)
-        local = nxt.astimezone(ZoneInfo(tz))
-        return [Message(f"Done: I'll remind you at {when} every day ({tz}), when there's something to revise. "
-                        f"First one: {local:%A %H:%M}. /remind off stops them.")]
-
-    def _on_settimezone(self, learner: Learner, action: SetTimezone) -> list[Reply]:
-        if not action.name.strip():
-            tz = self.store.settings(learner.id).timezone
-            return [Message(f"Your time zone is {tz}. Change it with /timezone Area/City, e.g. /timezone Europe/Paris.")]
-        zone, suggestions = resolve_timezone(action.name)
-        if zone is None:
-            return [self._unknown_zone(action.name, suggestions)]
-        self.store.update_settings(learner.id, timezone=zone)
-        rem = self.store.get_reminder(learner.id)
-        if rem is not None and rem.enabled:
-            at = parse_time(rem.local_time)
-            assert at is not None
-            self.store.set_reminder(learner.id, rem.local_time, zone, next_fire(at, zone, self.now()))
-        return [Message(f"Time zone set to {zone}." + (" Your reminder moves with it." if rem and rem.enabled else ""))]
-
-    def _on_setdaily(self, learner: Learner, action: SetDaily) -> list[Reply]:
-        if action.count is None:
-            n = self.store.settings(learner.id).new_per_day
-            return [Message(f"You get up to {n} new questions a day (reviews come on top). "
-                            "Change it with /daily 15 (0 to 100; 0 means reviews only).")]
-        self.store.update_settings(learner.id, new_per_day=action.count)
-        return [Message(f"Done: up to {action.count} new questions a day.", kb([NEXT]))]
-
-    @staticmethod
-    def _unknown_zone(name: str, suggestions: list[str]) -> Message:
-        hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
-        return Message(f"I don't know the time zone {name[:40]!r}.{hint} Use an IANA name like Europe/London.")
-
     def reminder(self, learner_id: int, fire_at: datetime | None = None) -> Message | None:
         """The reminder to send now, or None: nothing to revise, paused, or (given `fire_at`, when it was
         due) it would go out over 2 hours late or in the learner's quiet hours (dropped and logged)."""
@@ -438,10 +408,23 @@ class Engine:
             seen = self.store.seen_questions(learner_id)
             fresh = sum(1 for q in self.bank if q.id not in seen and (allowed is None or q.id in allowed))
             new = min(fresh, self._new_left(learner, settings, now))
+        plan = self.exams.plan(learner, settings)
+        left = plan.days_left(learner_day(now, settings.timezone)) if plan else None
+        if plan is not None and left is not None and -7 <= left < 0:
+            # The exam is over: for a week, ask whether to keep going rather than carry on as if nothing happened.
+            first = [Button("Keep revising ▶", Next())]
+            if settings.exam_date is not None:
+                first.append(Button("Clear the exam date", SetExam("off")))
+            return Message(f"Your exam was on {plan.day:%A %d %B}: I hope it went well! Do you want to keep "
+                           "revising? Your schedule is back to normal.", kb(first, [Button("Stop reminders", Remind("off"))]))
         if due == 0 and new == 0:
             return None
         rem = self.store.get_reminder(learner_id)
-        return Message(reminder_text(due, new, rem.ignored if rem else 0), kb([Button("Start revising ▶", Next())]))
+        text = reminder_text(due, new, rem.ignored if rem else 0)
+        if plan is not None and left is not None and 0 <= left <= 14:
+            text = (f"{exam_line(plan.day, left)} {due + new} question{'s' if due + new != 1 else ''} "
+                    f"to stay on track today.\n" + text)
+        return Message(text, kb([Button("Start revising ▶", Next())]))
 
     def _help(self) -> list[Reply]:
         lines = ["Tap Next (or send /quiz) for a question, then type your answer. "
@@ -468,12 +451,14 @@ class Engine:
             return [self._nothing_due(learner, settings, allowed, now)]
         self.store.set_pending(Pending(learner.id, question.id, mode, now))
         header = {"due": "Review", "new": "New question", "extra": "Extra practice"}[mode]
-        header = f"{header} · {self._titles.get(question.topic, question.topic)}"
-        buttons: Keyboard = ()
+        header = f"{header} · {self.live.titles().get(question.topic, question.topic)}"
+        key = question_key(question.id)
         if question.is_choice:
-            buttons = tuple((Button(f"{i + 1}. {opt}", Choose(question_key(question.id), i)),)
-                            for i, opt in enumerate(question.options))
-        return [AskQuestion(question, header, buttons, as_poll=question.fits_quiz_poll)]
+            order = self._order(learner, question)
+            ask = AskQuestion(question, header, as_poll=question.fits_quiz_poll, order=order)
+            return [dataclasses.replace(ask, buttons=tuple(
+                (Button(f"{pos + 1}. {opt}", Choose(key, pos)),) for pos, opt in enumerate(ask.options)))]
+        return [AskQuestion(question, header, kb([Button("I don't know — show me", ShowAnswer(key))]))]
 
     def _pick(self, learner: Learner, settings: LearnerSettings, allowed: list[str] | None, now: datetime,
               skip: str | None) -> tuple[Question | None, str]:
@@ -495,22 +480,20 @@ class Engine:
         return None, ""
 
     def _new_left(self, learner: Learner, settings: LearnerSettings, now: datetime) -> int:
-        start, end = day_bounds(learner_day(now, settings.timezone), settings.timezone)
-        return max(0, settings.new_per_day - self.store.introduced_count(learner.id, start, end))
+        today = learner_day(now, settings.timezone)
+        start, end = day_bounds(today, settings.timezone)
+        introduced = self.store.introduced_count(learner.id, start, end)
+        return max(0, self.exams.pace(learner, settings, today, introduced) - introduced)
 
     def _new_question(self, learner: Learner, allowed: list[str] | None, skip: str | None) -> Question | None:
-        seen = self.store.seen_questions(learner.id)
-        per_topic = Counter(seen.values())
+        """The next new question, in `bot.tutor.session`'s order (types interleaved, foundations first)."""
+        order = self.store.introduced_order(learner.id)
+        introduced = [q for q in (self.bank.get(qid) for qid in order) if q is not None]
+        seen = set(self.store.seen_questions(learner.id))
         allowed_set = set(allowed) if allowed is not None else None
-        fresh: dict[str, list[Question]] = defaultdict(list)
-        for q in self.bank:
-            if q.id not in seen and q.id != skip and (allowed_set is None or q.id in allowed_set):
-                fresh[q.topic].append(q)
-        if not fresh:
-            return None
-        # The topic this learner has seen least, so a session mixes topics; ties in bank order.
-        topic = min(fresh, key=lambda t: (per_topic[t], self._topic_order.index(t)))
-        return fresh[topic][0]
+        fresh = [q for q in self.bank
+                 if q.id not in seen and q.id != skip and (allowed_set is None or q.id in allowed_set)]
+        return next_new_question(fresh, introduced, str(learner.id))
 
     def _extra_question(self, learner: Learner, allowed: list[str] | None,
                         skip: str | None) -> tuple[Question | None, str]:
@@ -543,13 +526,16 @@ class Engine:
                card: CardRow | None) -> list[Reply]:
         now = self.now()
         truncated = len(text) > MAX_ANSWER_CHARS
-        marking = self.grader.grade(question, text)
+        marking = self.grader.grade(self.live.question(question), text)  # with the wordings tutors taught it
         rating = rating_for(marking)
         review_id = self._record(learner, pending, question, card, text[:MAX_ANSWER_CHARS], now, rating,
                                  marking.score, marking.hits, tuple(p.id for p in marking.misses))
         if review_id is None:  # answered meanwhile (a redelivery, or the same answer on another replica)
             return [Message(ALREADY_ANSWERED, kb([NEXT]))]
         buttons = [NEXT]
+        if not marking.passed and pending.mode != "extra" and any(
+                getattr(p, "maybe", False) and not p.earned for p in marking.points):  # the grader's doubt
+            self.store.flag_maybe(review_id, learner.id, question.id, now)  # a tutor will look
         if not marking.passed and pending.mode != "extra":
             buttons.append(Button("I was right", Override(review_id)))
         buttons.append(STOP)
@@ -583,7 +569,7 @@ class Engine:
             extra=extra, card_before=None, due_after=None)
         if not extra:
             before = card.card if card else self.scheduler.new_card(question.id, now)
-            after, due, log_ = self.scheduler.review(before, rating, now)
+            after, due, log_ = self.scheduler.review(before, rating, now, self.exams.plan(learner))
             review = dataclasses.replace(review, card_before=before, card_after=after, due_after=due, log=log_)
         return self.store.record_answer(review, asked_at=pending.asked_at)
 
@@ -591,14 +577,15 @@ class Engine:
 
     def stats(self, learner: Learner) -> StatsData:
         now = self.now()
-        tz = self.store.settings(learner.id).timezone
+        settings = self.store.settings(learner.id)
+        tz = settings.timezone
         reviews = self.store.reviews(learner.id)
         cards = self.store.cards(learner.id)
         today = learner_day(now, tz)
         by_day = Counter(learner_day(r.reviewed_at, tz) for r in reviews)
         recall_parts: dict[str, list[float]] = defaultdict(list)
-        for c in cards:
-            recall_parts[self._titles.get(c.topic, c.topic)].append(self.scheduler.retrievability(c.card, now))
+        for c in cards:  # what they can count on over the next week, not the value at the last review
+            recall_parts[self.live.titles().get(c.topic, c.topic)].append(self.scheduler.recall_ahead(c.card, now))
         st = streaks(((r.question_id, r.reviewed_at, r.due_after) for r in reviews if not r.extra), today, tz)
         due7 = []
         for k in range(7):
@@ -616,4 +603,5 @@ class Engine:
             top_misses=top_missed_points(self.bank, reviews),
             reviews_per_day=[(today - timedelta(days=k), by_day.get(today - timedelta(days=k), 0))
                              for k in range(29, -1, -1)],
+            exam=self.exams.outlook(learner, settings, ((c.question_id, c.card) for c in cards), due7[0][1]),
         )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import fsrs
 
 __all__ = ["Learner", "Arrival", "LearnerSettings", "CardRow", "Review", "Pending", "Reminder", "OutboxItem", "Cohort",
-           "Broadcast"]
+           "Broadcast", "Claim", "LearnedAccept", "ContentVersion"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class LearnerSettings:
     new_per_day: int
     topics: tuple[str, ...] | None  # None: every topic
     paused_until: datetime | None = None
+    exam_date: date | None = None  # their own assessment date (/exam); a cohort's otherwise
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class Cohort:
     created_at: datetime
     closed_at: datetime | None
     members: int
+    exam_date: date | None = None  # members inherit it unless they set their own
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,50 @@ class Broadcast:
     progress_message_id: int | None
     created_at: datetime
     finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An answer waiting for a tutor: a learner's "I was right" (`kind` claim) or the grader's doubt (maybe)."""
+
+    id: int
+    review_id: int
+    learner_id: int
+    learner_name: str
+    chat_id: int | None
+    question_id: str
+    answer: str
+    misses: tuple[str, ...]  # the marking points the answer missed
+    rating: int | None  # the rating the marking gave
+    card_before: fsrs.Card | None
+    reviewed_at: datetime
+    latest: bool  # the learner's latest review of this question (its card still reflects it)
+    kind: str  # claim | maybe
+    status: str  # pending | accepted | rejecting | rejected | dismissed
+    created_at: datetime
+    decided_by: int | None = None
+
+
+@dataclass(frozen=True)
+class LearnedAccept:
+    """An accept wording of a marking point, learned from a claim (who taught it, when, from which claim)."""
+
+    id: int
+    question_id: str
+    point_id: str
+    wording: str
+    learned_by: int | None
+    learned_at: datetime
+    override_id: int | None
+    from_learner: int | None
+
+
+@dataclass(frozen=True)
+class ContentVersion:
+    """Question files applied in the chat: `topics` maps each uploaded topic's slug to its YAML text."""
+
+    id: int
+    created_at: datetime
+    created_by: int | None
+    topics: dict[str, str]
+    summary: str

@@ -8,17 +8,18 @@ engine depends on `TutorStore` (all of the conversation's ports); the runtime jo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 import fsrs
 
 from bot.tutor.models import (
-    Arrival, Broadcast, CardRow, Cohort, Learner, LearnerSettings, OutboxItem, Pending, Reminder, Review,
+    Arrival, Broadcast, CardRow, Claim, Cohort, ContentVersion, LearnedAccept, Learner, LearnerSettings, OutboxItem,
+    Pending, Reminder, Review,
 )
 
-__all__ = ["Clock", "Learners", "Schedule", "Reminders", "Cohorts", "Broadcasts", "TutorStore", "OutboxStore",
-           "InboxStore", "InboxRow"]
+__all__ = ["Clock", "Learners", "Schedule", "Reminders", "Cohorts", "Broadcasts", "Marking", "TutorStore",
+           "OutboxStore", "InboxStore", "InboxRow"]
 
 Clock = Callable[[], datetime]  # aware datetimes
 
@@ -68,6 +69,8 @@ class Schedule(Protocol):
 
     def seen_questions(self, learner_id: int) -> dict[str, str]: ...
 
+    def introduced_order(self, learner_id: int) -> list[str]: ...
+
     def record_review(self, r: Review) -> int: ...
 
     def record_answer(self, r: Review, *, asked_at: datetime | None = None) -> int | None: ...
@@ -79,7 +82,7 @@ class Schedule(Protocol):
     def reviews(self, learner_id: int, since: datetime | None = None) -> list[Review]: ...
 
     def record_override(self, review_id: int, learner_id: int, question_id: str, card_after: fsrs.Card,
-                        due_after: datetime, now: datetime) -> None: ...
+                        due_after: datetime, now: datetime) -> bool: ...
 
     def set_pending(self, p: Pending) -> None: ...
 
@@ -117,6 +120,8 @@ class Cohorts(Protocol):
                 open_only: bool = True) -> list[Cohort]: ...
 
     def rotate_code(self, cohort_id: int, code: str) -> None: ...
+
+    def set_cohort_exam(self, cohort_id: int, day: date | None) -> None: ...
 
     def close_cohort(self, cohort_id: int, now: datetime) -> None: ...
 
@@ -163,7 +168,44 @@ class Broadcasts(Protocol):
     def requeue_failed(self, broadcast_id: int, now: datetime) -> int: ...
 
 
-class TutorStore(Learners, Schedule, Reminders, Cohorts, Broadcasts, Protocol):
+class Marking(Protocol):
+    """The marking loop: claims tutors decide, learned accept wordings, content versions (issue 16)."""
+
+    def flag_maybe(self, review_id: int, learner_id: int, question_id: str, now: datetime) -> None: ...
+
+    def claims(self, tutor_id: int | None = None, *, status: str = "pending") -> list[Claim]: ...
+
+    def claim(self, claim_id: int) -> Claim | None: ...
+
+    def claim_cohort_owners(self, learner_id: int) -> list[int]: ...
+
+    def decide_claim(self, claim_id: int, status: str, tutor_id: int, now: datetime, *,
+                     card: tuple[str, fsrs.Card, datetime] | None = None,
+                     learn: tuple[str, str, str] | None = None, reason: str | None = None) -> bool: ...
+
+    def rejecting_claim(self, tutor_id: int) -> Claim | None: ...
+
+    def finish_rejection(self, claim_id: int, reason: str | None) -> bool: ...
+
+    def learned_accepts(self) -> list[LearnedAccept]: ...
+
+    def learned_version(self) -> int: ...
+
+    def withdraw_learned(self, ids: Sequence[int]) -> int: ...
+
+    def content_version(self) -> int: ...
+
+    def content(self, version: int | None = None) -> ContentVersion | None: ...
+
+    def add_content(self, topics: dict[str, str], summary: str, by: int | None, now: datetime,
+                    expected: int) -> int | None: ...
+
+    def roll_back_content(self, version: int, now: datetime) -> int | None: ...
+
+    def progress_on(self, question_ids: Sequence[str]) -> dict[str, int]: ...
+
+
+class TutorStore(Learners, Schedule, Reminders, Cohorts, Broadcasts, Marking, Protocol):
     """Everything the conversation (`Engine` and its `TutorDesk`) reads and writes."""
 
 

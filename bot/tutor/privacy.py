@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bot.tutor.actions import (
-    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastPick, BroadcastResend, BroadcastStart, CloseCohort,
-    ConfirmForget, Dashboard, Export, Forget, ListCohorts, NewCohort, RemoveTutor, RotateCode, Stats,
+    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastPick, BroadcastResend, BroadcastStart, ClaimAccept,
+    ClaimReject, Claims, ClaimSkipReason, CloseCohort, CohortExam, CohortExamSet, ConfirmForget, ContentInfo,
+    ContentRollback, Dashboard, Export, Forget, Learned, ListCohorts, NewCohort, RemoveTutor, RotateCode, Stats,
+    UploadContent, WithdrawLearned,
 )
 from bot.tutor.replies import Message
 
@@ -24,7 +26,8 @@ ASK_IN_PRIVATE = "I only show that in our private chat, so nobody else sees your
 # Answered only in a private chat: they show personal data (or other learners').
 PRIVATE_ONLY = (Stats, Export, Forget, ConfirmForget, AddTutor, RemoveTutor, NewCohort, ListCohorts, RotateCode,
                 CloseCohort, BroadcastStart, BroadcastPick, BroadcastConfirm, BroadcastCancel, BroadcastResend,
-                Dashboard)
+                Dashboard, CohortExam, CohortExamSet, Claims, ClaimAccept, ClaimReject, ClaimSkipReason, Learned,
+                WithdrawLearned, ContentInfo, ContentRollback, UploadContent)
 ALREADY_ANSWERED = "That question has already been answered. Tap Next for a new one."
 
 

@@ -16,8 +16,8 @@ from bot.tutor.bank import Question
 from bot.tutor.grading import Marking
 
 __all__ = [
-    "Button", "Keyboard", "kb", "NEXT", "STOP", "Message", "AskQuestion", "Feedback", "StatsData", "Chart",
-    "Document", "BroadcastStarted", "MenuChange", "DashboardData", "BroadcastProgress", "Reply",
+    "Button", "Keyboard", "kb", "NEXT", "STOP", "Message", "AskQuestion", "Feedback", "StatsData", "ExamOutlook",
+    "Chart", "Document", "BroadcastStarted", "MenuChange", "DashboardData", "BroadcastProgress", "Notify", "Reply",
 ]
 
 
@@ -52,12 +52,27 @@ class Message:
 class AskQuestion:
     question: Question
     header: str  # e.g. "Review · KPIs and performance metrics"
-    buttons: Keyboard = ()  # a choice question's options (when it cannot be a quiz poll)
+    buttons: Keyboard = ()  # a choice question's options (when it cannot be a quiz poll); "show me"
     as_poll: bool = False
+    order: tuple[int, ...] = ()  # a choice's options as shown: order[position] = the bank's index
 
     @property
     def key(self) -> str:
         return question_key(self.question.id)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """A choice question's options in the order this learner sees them."""
+        q = self.question
+        return tuple(q.options[i] for i in self.order) if self.order else q.options
+
+    @property
+    def answer_position(self) -> int | None:
+        """Where the keyed option is shown."""
+        q = self.question
+        if q.answer is None:
+            return None
+        return self.order.index(q.answer) if self.order else q.answer
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ class Feedback:
     review_id: int
     buttons: Keyboard
     note: str = ""
+    shown: bool = False  # the learner asked to see the answer ("I don't know"): nothing was marked
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,18 @@ class StatsData:
     recall: dict[str, float]  # topic title -> mean retrievability
     top_misses: list[tuple[str, str, int]]  # (question prompt, point text, times missed)
     reviews_per_day: list[tuple[date, int]]  # last 30 days
+    exam: ExamOutlook | None = None
+
+
+@dataclass(frozen=True)
+class ExamOutlook:
+    """A learner's (or a cohort's) exam day and how ready they look for it."""
+
+    day: date
+    days_left: int  # 0 on the day; negative after it
+    recall_on_day: float  # predicted recall on the day, averaged over the questions in their topics
+    introduced_share: float  # share of those questions met so far
+    due_today: int = 0  # reviews due today: what the day needs to stay on track
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,8 @@ class DashboardData:
     top_misses: list[tuple[str, str, int]]  # (question prompt, point text, misses)
     inactive: list[str]  # names of members with no activity for 7 days
     overrides: list[tuple[str, str]]  # (question prompt, learner's answer) awaiting review
+    exam: ExamOutlook | None = None  # the cohort's exam, readiness averaged over its members
+    readiness_by_topic: dict[str, float] | None = None  # topic title -> predicted recall on the exam day
 
 
 @dataclass(frozen=True)
@@ -137,4 +167,12 @@ class BroadcastProgress:
     buttons: Keyboard = ()  # on the final report: "Resend to the failed" when some failed
 
 
-Reply = Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData | MenuChange
+@dataclass(frozen=True)
+class Notify:
+    """A message for someone else's chat (a learner told how their claim was decided); failing it stops nothing."""
+
+    chat_id: int
+    message: Message
+
+
+Reply = Notify | Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData | MenuChange

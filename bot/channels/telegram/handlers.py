@@ -16,7 +16,8 @@ from telegram.ext import CallbackQueryHandler, ChatMemberHandler, ContextTypes, 
 
 from bot.channels.telegram.send import CHANNEL, App, edit_in_place, runner, send_replies
 from bot.tutor import buttons
-from bot.tutor.actions import Action, AddTutor, Answer, ChatReachable, Choose, NotText, Unknown, Who
+from bot.tutor.actions import Action, AddTutor, Answer, ChatReachable, Choose, NotText, Unknown, UploadContent, Who
+from bot.tutor.bank import MAX_FILE_BYTES
 from bot.tutor.commands import parse_command
 from bot.tutor.replies import Message, Reply
 
@@ -48,6 +49,8 @@ def register_fallbacks(app: App) -> None:
     private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, _on_command))
     app.add_handler(MessageHandler(private & filters.TEXT, _on_text))
+    app.add_handler(MessageHandler(private & (filters.Document.FileExtension("yaml")
+                                              | filters.Document.FileExtension("yml")), _on_question_file))
     app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, _on_not_text))
     app.add_handler(CallbackQueryHandler(_on_stale_button))
 
@@ -123,6 +126,19 @@ async def _on_not_text(update: Update, context: Context) -> None:
         return
     who = _who(update)
     action = NotText(_kind(message), ref=(message.chat_id, message.message_id))
+    await send_replies(context.application, _reply_chat(update, who), who, await _handle(context, who, action))
+
+
+async def _on_question_file(update: Update, context: Context) -> None:
+    """A .yaml document: a question file to apply (or a broadcast's content); too big to fetch: the engine says so."""
+    message = update.effective_message
+    if message is None or message.document is None or update.effective_user is None:
+        return
+    doc, who = message.document, _who(update)
+    too_big = doc.file_size is not None and doc.file_size > MAX_FILE_BYTES  # not fetched: the engine refuses it
+    data = b"" if too_big else bytes(await (await context.bot.get_file(doc.file_id)).download_as_bytearray())
+    action = UploadContent(doc.file_name or "upload.yaml", data, ref=(message.chat_id, message.message_id),
+                           size=doc.file_size or 0)
     await send_replies(context.application, _reply_chat(update, who), who, await _handle(context, who, action))
 
 

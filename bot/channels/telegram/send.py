@@ -31,7 +31,8 @@ from bot.tutor import buttons
 from bot.tutor.actions import ChatReachable, PollSent, ProgressShown, Who
 from bot.tutor.commands import COMMANDS, TUTOR_COMMANDS
 from bot.tutor.replies import (
-    AskQuestion, BroadcastStarted, Button, Chart, DashboardData, Document, Feedback, MenuChange, Message, Reply,
+    AskQuestion, BroadcastStarted, Button, Chart, DashboardData, Document, Feedback, MenuChange, Message, Notify,
+    Reply,
 )
 
 __all__ = [
@@ -165,8 +166,9 @@ async def _text(app: App, chat_id: int, text: str, markup: InlineKeyboardMarkup 
 async def _poll(app: App, chat_id: int, who: Who | None, reply: AskQuestion) -> TgMessage | None:
     q = reply.question
     sent = await send_with_retry(app, lambda: app.bot.send_poll(
-        chat_id, question=q.prompt, options=list(q.options), type=Poll.QUIZ,
-        correct_option_ids=[q.answer] if q.answer is not None else None, question_parse_mode=None,
+        chat_id, question=q.prompt, options=list(reply.options), type=Poll.QUIZ,  # in this learner's order
+        correct_option_ids=[reply.answer_position] if reply.answer_position is not None else None,
+        question_parse_mode=None,
         explanation=q.explanation or None, explanation_parse_mode=None, is_anonymous=False), chat_id)
     if sent is not None and sent.poll is not None and who is not None:
         await runner(app).notice(PollSent(who, q.id, sent.poll.id))
@@ -228,6 +230,10 @@ async def send_reply(app: App, chat_id: int, who: Who | None, reply: Reply) -> b
             return True
         case DashboardData():
             sent = await _dashboard(app, chat_id, reply)
+        case Notify():  # someone else's chat: if they blocked the bot, the sender's replies still go on
+            m = reply.message
+            await _text(app, reply.chat_id, message_text(m, esc, bold), keyboard(m.buttons))
+            return True
         case _:
             assert_never(reply)
     return sent is not None
