@@ -28,6 +28,7 @@ from bot.store import Store
 from bot.tutor.bank import QuestionBank, load_bank
 from bot.tutor.engine import Engine
 from bot.tutor.ports import Clock
+from bot.tutor.remind import parse_time
 
 if TYPE_CHECKING:
     from bot.channels.telegram.app import Extension
@@ -60,6 +61,7 @@ def build_engine(settings: Settings, bank: QuestionBank, store: Store, *, clock:
     engine = Engine(bank, store, clock=clock, default_timezone=settings.default_timezone,
                     new_per_day=settings.new_per_day, desired_retention=settings.desired_retention,
                     admins=admins, link_base=link_base, tutors_may_edit=settings.tutors_may_edit,
+                    claims_digest_at=parse_time(settings.claims_digest_at) if settings.claims_digest_at else None,
                     retention_days=settings.retention_days)
     if warm:
         engine.grader.warm(bank)  # not on a learner's first answer

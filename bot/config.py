@@ -54,6 +54,7 @@ class Settings:
     outbox_retry_hours: float = 2.0  # keep retrying Telegram 5xx/network errors this long
     log_libraries: bool = False  # LOG_LIBRARIES=1: let PTB/httpx/SQLAlchemy log at DEBUG too
     tutors_may_edit: bool = False  # TUTORS_MAY_EDIT=1: tutors may upload question files in the chat, not only admins
+    claims_digest_at: str | None = None  # CLAIMS_DIGEST_AT=08:30: a daily note to tutors when claims wait (off if unset)
 
     @property
     def telegram_api_base_url(self) -> str | None:
@@ -206,6 +207,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         if edit.lower() not in ("1", "0", "true", "false", "yes", "no"):
             problems.append(f"TUTORS_MAY_EDIT: expected 1 or 0, got {edit!r}")
         values["tutors_may_edit"] = edit.lower() in ("1", "true", "yes")
+
+    digest = get("CLAIMS_DIGEST_AT")
+    if digest is not None and digest.strip():
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest.strip()):
+            problems.append(f"CLAIMS_DIGEST_AT: expected a time like 08:30, got {digest!r}")
+        values["claims_digest_at"] = digest.strip()
 
     number("WEBHOOK_PORT", "webhook_port", int, 1, 65535)
     number("SEND_RATE", "send_rate", float, 0.1, 1000)

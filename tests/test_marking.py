@@ -165,3 +165,37 @@ def test_accepts_export_writes_a_patch_and_empties_the_table(engine: Engine, sto
         assert "refund" in out.read_text() and store.learned_accepts() == []
         assert store.learned_version() > 0
     _ = timedelta
+
+
+def test_the_daily_digest_reaches_each_tutor_with_claims_once_a_day_across_replicas(
+        engine: Engine, store: Store, clock: Clock) -> None:
+    from datetime import time
+
+    claimed(engine)
+    clock.now = clock.now.replace(hour=7, minute=0)  # 07:00 in London (March: GMT)
+    digest_at = time(8, 30)
+    assert engine.marking.digest(digest_at, "Europe/London") == []  # not yet
+    assert engine.marking.digest(None, "Europe/London") == []  # off
+    clock.advance(hours=2)
+    other = Store.open(store.engine.url.render_as_string(hide_password=False), migrate=False)  # another replica
+    twin = make(other, clock)
+    notes = engine.marking.digest(digest_at, "Europe/London") + twin.marking.digest(digest_at, "Europe/London")
+    other.close()
+    # Tom's cohort has the claim and the admin sees every claim; Olga has none. Sent by one replica only.
+    assert sorted(n.chat_id for n in notes if isinstance(n, Notify)) == [1, 2]
+    note = next(n for n in notes if isinstance(n, Notify) and n.chat_id == 2)
+    assert isinstance(note, Notify) and "1 answer waits for your decision" in note.message.text
+    assert Claims() in [b.action for row in note.message.buttons for b in row]
+    assert engine.marking.digest(digest_at, "Europe/London") == []  # once a day
+    clock.advance(days=1)
+    assert len(engine.marking.digest(digest_at, "Europe/London")) == 2  # the claim still waits tomorrow
+
+
+def test_claims_digest_at_is_checked_in_the_settings() -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    assert load_settings({"CLAIMS_DIGEST_AT": "08:30"}).claims_digest_at == "08:30"
+    assert load_settings({}).claims_digest_at is None
+    with pytest.raises(ConfigError, match="CLAIMS_DIGEST_AT"):
+        load_settings({"CLAIMS_DIGEST_AT": "8.30am"})

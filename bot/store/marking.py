@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import fsrs
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.store import schema as s
 from bot.tutor.models import Claim, ContentVersion, LearnedAccept
@@ -131,6 +132,21 @@ class MarkingTables:
         if not c.execute(update(s.counters).where(s.counters.c.name == name)
                          .values(value=s.counters.c.value + 1)).rowcount:
             c.execute(insert(s.counters).values(name=name, value=1))
+
+    def claim_day(self, name: str, day: date) -> bool:
+        """True for the one caller (of any replica) that claims `name` for `day` first: a daily job runs once."""
+        value = day.toordinal()
+        try:
+            with self.tx() as c:
+                if c.execute(update(s.counters).where(s.counters.c.name == name, s.counters.c.value < value)
+                             .values(value=value)).rowcount:
+                    return True
+                if c.execute(select(s.counters.c.value).where(s.counters.c.name == name)).first() is not None:
+                    return False  # claimed already today (or a later day)
+                c.execute(insert(s.counters).values(name=name, value=value))
+                return True
+        except IntegrityError:  # another replica inserted it first
+            return False
 
     def counter(self, name: str) -> int:
         with self._read() as c:

@@ -885,6 +885,13 @@ class Store(MarkingTables):
             if role is not None:
                 c.execute(insert(s.roles).values(learner_id=learner_id, role=role, granted_by=granted_by, granted_at=now))
 
+    def tutors(self) -> list[Learner]:
+        """Everyone with the tutor role."""
+        with self._read() as c:
+            rows = c.execute(select(s.learners).join(s.roles, s.roles.c.learner_id == s.learners.c.id)
+                             .where(s.roles.c.role == "tutor").order_by(s.learners.c.id)).all()
+        return [_learner(r) for r in rows]
+
     def tutor_chats(self) -> list[int]:
         """Chat ids of every tutor who has talked to the bot (for their command menu)."""
         with self._read() as c:

@@ -15,7 +15,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
@@ -61,8 +61,9 @@ class Engine:
                  new_per_day: int = 10, desired_retention: float = 0.9,
                  admins: Iterable[tuple[str, str]] = (), link_base: str | None = None,
                  live: LiveContent | None = None, tutors_may_edit: bool = False,
-                 retention_days: int = 730) -> None:
+                 retention_days: int = 730, claims_digest_at: time | None = None) -> None:
         self.retention_days = retention_days
+        self.claims_digest_at = claims_digest_at
         self.link_base = link_base
         self.store = store
         self.clock = clock
@@ -199,6 +200,10 @@ class Engine:
                 return self.desk.menus()
             case _:
                 assert_never(event)
+
+    def claims_digest(self) -> list[Reply]:
+        """For the minute job: the daily note to tutors whose claims wait (`CLAIMS_DIGEST_AT`; off if unset)."""
+        return self.marking.digest(self.claims_digest_at, self.default_timezone)
 
     def broadcasts_in_progress(self) -> list[BroadcastProgress]:
         """For the progress job: each running broadcast's report, and the final one when it ends."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 from typing import assert_never
 
 from bot.errors import NotFound
@@ -59,6 +60,27 @@ class MarkingDesk:
         self.scheduler = scheduler
         self.now = now
         self.content = ContentDesk(desk, live, now, tutors_may_edit=tutors_may_edit)
+
+    def digest(self, at: time | None, tz: str) -> list[Reply]:
+        """The daily note to tutors whose claims wait: once a day (across replicas), from `at` local time."""
+        if at is None:
+            return []
+        local = self.now().astimezone(ZoneInfo(tz))
+        if local.time() < at or not self.store.claim_day("claims-digest", local.date()):
+            return []
+        people = {t.id: (t, False) for t in self.store.tutors()}
+        for channel, external_id in sorted(self.desk.ctx.admins):
+            admin = self.store.find_learner(channel, external_id)
+            if admin is not None:
+                people[admin.id] = (admin, True)
+        out: list[Reply] = []
+        for person, is_admin in people.values():
+            n = len(self.store.claims(None if is_admin else person.id))
+            if n and person.chat_id is not None:
+                out.append(Notify(person.chat_id, Message(
+                    f"{n} answer{'s' if n != 1 else ''} wait{'' if n != 1 else 's'} for your decision: learners who "
+                    "say they were right, and answers the grader was unsure of.", kb([Button("Review claims", Claims())]))))
+        return out
 
     def handle(self, learner: Learner, action: MarkingAction, *, private: bool = True) -> list[Reply]:
         """`private`: the action came from the tutor's private chat (claims show learners' answers: only there)."""

@@ -20,7 +20,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.app import Extension
-from bot.channels.telegram.send import App, esc, keyboard, on_shutdown, on_startup, retry_seconds, runner
+from bot.channels.telegram.send import (
+    App, esc, keyboard, on_shutdown, on_startup, retry_seconds, runner, send_replies,
+)
 from bot.runtime.reminders import ReminderSweeper
 from bot.runtime.sender import Outcome, PacedSender
 from bot.tutor.models import OutboxItem
@@ -88,6 +90,8 @@ def outbox(sweeper: ReminderSweeper, make_sender: Callable[[Deliver], PacedSende
             queued, _ = await asyncio.to_thread(sweeper.sweep)
             if queued:
                 sender.wake()
+            notes = await runner(app).call(app.bot_data["engine"].claims_digest)  # tutors' daily note, once a day
+            await send_replies(app, 0, None, notes)  # each is a Notify: it names its own chat
 
         async def progress(context: ContextTypes.DEFAULT_TYPE) -> None:
             await update_broadcast_progress(app)
