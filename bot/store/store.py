@@ -493,20 +493,25 @@ class Store(MarkingTables):
 
     # ------------------------------------------------------------------ reviews
 
+    def _write_review(self, c: Connection, r: Review) -> int:
+        """Append the review and, unless it was extra practice, upsert its card (inside `c`'s transaction)."""
+        rid = c.execute(_INSERT_REVIEW, dict(
+            learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
+            reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
+            misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=_card_json(r.card_before),
+            due_after=r.due_after, log=dict(r.log.to_dict()) if r.log is not None else None)).scalar_one()
+        if r.card_after is not None and r.due_after is not None:
+            c.execute(self._upsert_card, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
+                                              card=_card_json(r.card_after), due=r.due_after, introduced_at=r.reviewed_at,
+                                              reviews=1))
+        return int(rid)
+
     def record_review(self, r: Review) -> int:
         """Append the review and write the new card state in one transaction; clear the pending question."""
         with self.tx() as c:
-            rid = c.execute(_INSERT_REVIEW, dict(
-                learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
-                reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
-                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=_card_json(r.card_before),
-                due_after=r.due_after, log=dict(r.log.to_dict()) if r.log is not None else None)).scalar_one()
-            if r.card_after is not None and r.due_after is not None:
-                c.execute(self._upsert_card, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
-                                                  card=_card_json(r.card_after), due=r.due_after, introduced_at=r.reviewed_at,
-                                                  reviews=1))
+            rid = self._write_review(c, r)
             c.execute(_DELETE_PENDING, {"lid": r.learner_id})
-        return int(rid)
+        return rid
 
     def record_answer(self, r: Review, *, asked_at: datetime | None = None) -> int | None:
         """Record an answer to the learner's pending question, at most once (several processes).
@@ -522,16 +527,7 @@ class Store(MarkingTables):
         with self.claim_tx() as c:
             if not c.execute(delete(s.pending).where(*cond)).rowcount:
                 return None
-            rid = c.execute(_INSERT_REVIEW, dict(
-                learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
-                reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
-                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=_card_json(r.card_before),
-                due_after=r.due_after, log=dict(r.log.to_dict()) if r.log is not None else None)).scalar_one()
-            if r.card_after is not None and r.due_after is not None:
-                c.execute(self._upsert_card, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
-                                                  card=_card_json(r.card_after), due=r.due_after, introduced_at=r.reviewed_at,
-                                                  reviews=1))
-        return int(rid)
+            return self._write_review(c, r)
 
     def get_review(self, review_id: int) -> Review:
         with self._read() as c:
