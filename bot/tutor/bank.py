@@ -542,6 +542,10 @@ def load_bank(path: str | Path, glossary: Glossary | None = None) -> QuestionBan
                 g = _glossary(root, out)
                 if g is not None:
                     gloss = gloss.merged(g)
+            elif isinstance(root.value, dict) and "lexicon" in root.value and "topic" not in root.value:
+                from bot.tutor.grading.lexicon import check_lexicon  # the grader's vocabulary
+
+                check_lexicon(root, out)
             else:
                 t = _topic(root, out, out.display)
                 if t is not None:

@@ -1,142 +1,49 @@
-"""Free-text grading: which marking points a learner's answer earns.
+"""The lexical stage: which sentences of an answer state a marking point, and by which rule.
 
-`Grader(glossary).grade(question, answer) -> Marking`. Pure and deterministic. How a point
-is earned, for each sentence of the answer (`bot.tutor.text` does the English):
+`Matcher(glossary, vocab)` compiles each question once (cached) into key words, accept phrases
+and list terms, splits an answer into sentences (`bot.tutor.grading.english` does the English),
+and `evidence(question, answer)` returns, per point, the first sentence that earns it and the
+rule that did. How a point is earned, for each sentence of the answer:
 
-1. **Accept phrases.** Every key word of one of the point's `accept` phrases is found close
-   together in one sentence (same stem, a glossary equivalent, an everyday synonym, or a
-   slip of one or two letters), with the same polarity: "you don't need to reply within a
+1. **Accept phrases** (rule `accept`). Every key word of one of the point's `accept` phrases is
+   found close together in one sentence (same stem, a glossary equivalent, an everyday synonym,
+   or a slip of one or two letters), with the same polarity: "you don't need to reply within a
    month" does not match "a month".
-2. **The point's own words.** Enough of the point text's key words (its content words,
-   less those the prompt already uses) are found in one sentence, with the same polarity.
+2. **The point's own words** (rule `point-words`). Enough of the point text's key words (its
+   content words, less those the prompt already uses) are found in one sentence, with the same
+   polarity.
 3. **Numbers.** A point or phrase that states a quantity ("72 hours", "80%") is only matched
    by the same quantity ("one month" = "1 month" = "30 days"; "two months" is not).
-4. **Term lists.** A sentence with no structure at all (no verb, article or preposition:
-   "Goal, Reality, Options, Will") is a list. In a list, an item earns a point only if it
-   names the point's term (its label, "Goal: ..."), or the list is mostly items that
-   each fully match an accept phrase; otherwise it is a bag of keywords and earns nothing.
+4. **Term lists** (rule `term`). A sentence with no structure at all (no verb, article or
+   preposition: "Goal, Reality, Options, Will") is a list. In a list, an item earns a point only
+   if it names the point's term (its label, "Goal: ..."), or the list is mostly items that each
+   fully match an accept phrase; otherwise it is a bag of keywords and earns nothing.
 
-The question's own words never earn anything: key words the prompt uses are dropped (a key
-word whose synonym the prompt uses counts only as itself, and only when said), and an accept
-phrase that the prompt itself matches is ignored.
-
-Misconceptions that reuse a point's words earn nothing:
-
-5. **Role swaps.** A claim word is said of whoever is named nearest before it in its clause:
-   people ("callers who hang up" vs "agents hang up") or the terms that tell the points apart
-   ("hygiene factors cause dissatisfaction" vs "motivators stop dissatisfaction"). An example
-   filed under the other type ("pay is the biggest motivator") does not earn the example.
-6. **Named terms.** A point that names a term ("required by PCI DSS") needs the term named,
-   and the name alone does not earn it in a sentence that states the opposite of one of the
-   question's points (a negated claim word, or its antonym: "keep recording" vs "pause").
-
-Run-on sentences are read in overlapping windows; a repeated sentence is read once. A point
-not earned in any one sentence may be earned by two adjacent short sentences read together
-(their clauses, and so negation and roles, stay apart).
+The question's own words never earn anything: key words the prompt uses are dropped, and an
+accept phrase that the prompt itself matches is ignored. Role swaps ("callers hang up" vs
+"agents hang up"), named terms inside a contradicted claim, and examples filed under the other
+type are refused here; the other guards run after this stage (`bot.tutor.grading.guards`).
+Run-on sentences are read in overlapping windows; two adjacent short sentences may be read
+together (rule `pair`).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 import re
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from bot.tutor.bank import Glossary, MarkingPoint, Question
-from bot.tutor.text import _GROUPS  # the lexicon as written (its words are real words)
-from bot.tutor.text import (
-    LEXICON,
-    OPPOSITES,
-    STOPWORDS,
-    STRUCTURE_WORDS,
-    Token,
-    lowered,
-    normalise,
-    split_sentences,
-    stem,
-    tokenize,
-)
+from bot.tutor.grading.english import Token, Vocab, default_vocab, lowered, normalise, split_sentences, stem, tokenize
 
-MAX_ANSWER_CHARS = 4096
 _CACHE_SIZE = 512
 # Share of the point text's key words one sentence must contain.
 COVERAGE = 0.5
-# Words in almost every contact-centre question: weak evidence of any one idea.
-_COMMON = frozenset(stem(w) for w in """
-customer customers call calls caller agent agents contact centre center team staff
-organisation organization company business service
-""".split())
-_GENERIC = frozenset("""
-also just only really actually basically simply need needs must should can could would will
-may might able mean means meaning way ways thing things something someone people person
-make made get got getting give given take taken put come go going went do does done keep
-""".split())
-
-
-@dataclass(frozen=True)
-class PointResult:
-    point: MarkingPoint
-    earned: bool
-    evidence: str  # the part of the learner's answer that earned it, "" if not earned
-
-
-@dataclass(frozen=True)
-class Marking:
-    question_id: str
-    points: tuple[PointResult, ...]
-    needed: int
-    truncated: bool = False
-
-    @property
-    def earned(self) -> int:
-        return sum(1 for r in self.points if r.earned)
-
-    @property
-    def hits(self) -> tuple[str, ...]:
-        return tuple(r.point.id for r in self.points if r.earned)
-
-    @property
-    def misses(self) -> tuple[MarkingPoint, ...]:
-        return tuple(r.point for r in self.points if not r.earned)
-
-    @property
-    def score(self) -> float:
-        if self.needed <= 0:
-            return 1.0 if self.points else 0.0
-        return min(1.0, self.earned / self.needed)
-
-    @property
-    def passed(self) -> bool:
-        return self.earned >= self.needed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question_id": self.question_id,
-            "needed": self.needed,
-            "truncated": self.truncated,
-            "points": [{"id": r.point.id, "earned": r.earned, "evidence": r.evidence} for r in self.points],
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], question: Question) -> Marking:
-        rows = {str(p["id"]): p for p in d.get("points", [])}
-        results = []
-        for mp in question.marking_points:
-            row = rows.get(mp.id, {})
-            results.append(PointResult(mp, bool(row.get("earned", False)), str(row.get("evidence", ""))))
-        return cls(
-            question_id=str(d.get("question_id", question.id)),
-            points=tuple(results),
-            needed=int(d.get("needed", question.points_needed)),
-            truncated=bool(d.get("truncated", False)),
-        )
-
-
 # --------------------------------------------------------------------------- compiled form
 
 
@@ -152,11 +59,12 @@ class _Key:
     surface_stop: bool = False  # a stop word kept because the phrase has nothing else
     parts: tuple[_Key, ...] = ()  # a glossary term: the words of its spelt-out form
     literal: bool = False  # a synonym of it is in the prompt: only the word itself counts
+    common: bool = False   # a word of almost every question (lexicon `common`): weak evidence
 
     def matches(self, t: Token) -> bool:
         if self.parts:
             return (t.gloss == self.gloss and t.neg == self.neg) or any(
-                p.part_of_name(t) for p in self.parts if p.stem not in _COMMON)
+                p.part_of_name(t) for p in self.parts if not p.common)
         return self._matches(t)
 
     def found(self, words: list[Token], index: _Index | None = None) -> bool:
@@ -171,7 +79,7 @@ class _Key:
             return any(self._matches(t) for t in words)
         if any(t.gloss == self.gloss and t.neg == self.neg for t in words):
             return True
-        own = [p for p in self.parts if p.stem not in _COMMON] or list(self.parts)
+        own = [p for p in self.parts if not p.common] or list(self.parts)
         return sum(1 for p in own if any(p.part_of_name(t) for t in words)) >= math.ceil(len(own) / 2)
 
     def _matches(self, t: Token) -> bool:
@@ -218,20 +126,6 @@ class _Phrase:
     name_only: bool = False  # only names a term ("PCI DSS"): says nothing on its own
 
 
-# Words naming the people in a contact centre, by role (surface forms, singular).
-_PEOPLE = {
-    **dict.fromkeys("customer client caller consumer".split(), "customer"),
-    **dict.fromkeys("agent advisor adviser staff employee colleague operator representative rep "
-                    "worker".split(), "agent"),
-    **dict.fromkeys("manager supervisor boss leader".split(), "manager"),
-}
-# Words that end a clause: a role named before one of them is not the subject after it.
-_CLAUSE_BREAKS = frozenset("""
-but whereas while although though however so because since unless if then otherwise therefore
-""".split())
-_NOT_CATEGORY = frozenset("valid example examples good correct right main key".split())
-
-
 # Run-on sentences are read in windows of this many words, this many apart.
 _WINDOW = 40
 _STEP = 30
@@ -274,11 +168,6 @@ def _pairs(sentences: list[_Sentence]) -> list[_Sentence]:
         out.append(_Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
                              a.roles + b.roles, a.clauses + [c + shift for c in b.clauses]))
     return out
-
-
-# Every word of the lexicon's phrases, as written: real words, never "corrected" to another.
-_LEX_WORDS = frozenset(w for grp in _GROUPS for phrase in grp for w in normalise(phrase.lstrip("!")).split()
-                       if len(w) >= 4 and w.isalpha())
 
 
 def _singular(surface: str) -> str:
@@ -357,26 +246,44 @@ class _Compiled:
     categories: frozenset[str] = frozenset()  # terms that tell points apart ("hygiene", "motivator")
 
 
+class Reading:
+    """An answer read against one compiled question: its sentences (pairs built on demand)."""
+
+    __slots__ = ("matcher", "compiled", "sentences", "_pairs")
+
+    def __init__(self, matcher: Matcher, compiled: _Compiled, sentences: list[_Sentence]) -> None:
+        self.matcher = matcher
+        self.compiled = compiled
+        self.sentences = sentences
+        self._pairs: list[_Sentence] | None = None
+
+    def pairs(self) -> list[_Sentence]:
+        if self._pairs is None:
+            self._pairs = _pairs(self.sentences)
+        return self._pairs
+
+
 _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|eg|for example|for instance|such as|like)\s*([^()]*?)(?:\)|$)", re.I | re.S)
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
 
 
-class Grader:
-    """Grades free-text answers against marking points; caches compiled questions."""
+class Matcher:
+    """The lexical stage: compiles questions (cached) and finds the sentences that state a point."""
 
-    def __init__(self, glossary: Glossary = Glossary()) -> None:
+    def __init__(self, glossary: Glossary = Glossary(), vocab: Vocab | None = None) -> None:
         self.glossary = glossary
+        self.v = vocab or default_vocab()
         phrases: dict[tuple[str, ...], int] = {}
         words: set[str] = set()
         canon: list[tuple[Token, ...]] = []
         for gid, group in enumerate(glossary.groups):
             # the canonical form: the first spelt-out phrase ("average handling time")
-            full = [p for p in group if len(normalise(p).split()) >= 2
-                    and all(w.isalpha() for w in normalise(p).split())
-                    and max(len(w) for w in normalise(p).split()) >= 4]
-            canon.append(tuple(t for t in tokenize(full[0] if full else group[0]) if not t.skip))
+            full = [p for p in group if len(normalise(p, self.v).split()) >= 2
+                    and all(w.isalpha() for w in normalise(p, self.v).split())
+                    and max(len(w) for w in normalise(p, self.v).split()) >= 4]
+            canon.append(tuple(t for t in tokenize(full[0] if full else group[0], v=self.v) if not t.skip))
             for phrase in group:
-                ws = normalise(phrase).split()
+                ws = normalise(phrase, self.v).split()
                 for w in ws:
                     if w.isalpha():
                         words.add(w)
@@ -404,41 +311,38 @@ class Grader:
                 n += 1
         return n
 
-    def grade(self, question: Question, answer: str) -> Marking:
-        truncated = len(answer) > MAX_ANSWER_CHARS
-        if truncated:
-            answer = answer[:MAX_ANSWER_CHARS]
-        compiled = self._compiled(question)
-        sentences = self._sentences(compiled, answer)
-        pairs: list[_Sentence] | None = None
-        results: list[PointResult] = []
-        for n, cp in enumerate(compiled.points):
-            evidence = ""
-            for s in sentences:
-                if self._earns(compiled, n, cp, s):
-                    evidence = s.text
-                    break
-            if not evidence and len(sentences) > 1:
-                # the point stated across two short sentences ("If agents rush, the issue
-                # isn't fixed. So the customer rings back."): read each adjacent pair as one
-                if pairs is None:
-                    pairs = _pairs(sentences)
-                for s in pairs:
-                    if self._earns(compiled, n, cp, s):
-                        evidence = s.text
-                        break
-            results.append(PointResult(cp.point, bool(evidence), evidence))
-        return Marking(question.id, tuple(results), question.points_needed, truncated)
+    def compiled(self, question: Question) -> _Compiled:
+        return self._compiled(question)
+
+    def read(self, compiled: _Compiled, answer: str) -> Reading:
+        """The answer's sentences, analysed once (shared by every point and stage)."""
+        return Reading(self, compiled, self._sentences(compiled, answer))
+
+    def candidates(self, reading: Reading, n: int) -> Iterator[tuple[_Sentence, str]]:
+        """Each sentence (then each adjacent pair of short sentences) that states point `n`,
+        in answer order, with the rule that matched: "term", "accept" or "point-words"."""
+        c, cp = reading.compiled, reading.compiled.points[n]
+        for s in reading.sentences:
+            rule = self._earns(c, n, cp, s)
+            if rule:
+                yield s, rule
+        if len(reading.sentences) > 1:
+            # the point stated across two short sentences ("If agents rush, the issue
+            # isn't fixed. So the customer rings back."): read each adjacent pair as one
+            for s in reading.pairs():
+                rule = self._earns(c, n, cp, s)
+                if rule:
+                    yield s, f"pair/{rule}"
 
     # ----------------------------------------------------------------- matching
 
-    def _earns(self, c: _Compiled, n: int, cp: _Point, s: _Sentence) -> bool:
+    def _earns(self, c: _Compiled, n: int, cp: _Point, s: _Sentence) -> str:
         words = s.words
         for term in cp.terms:
             if _find(term.keys, words, literal=True, where=s.where):
-                return True
+                return "term"
         if s.is_bag:
-            return False
+            return ""
         for ph in cp.accepts:
             spot = _spots(ph.keys, words, literal=s.is_list or len(ph.keys) == 1, where=s.where)
             if not spot:
@@ -447,26 +351,27 @@ class Grader:
                 continue  # "keep recording, PCI DSS says so": the name inside a wrong claim
             if self._swapped(cp, s, [(k, p) for k, p in zip(ph.keys, spot)]):
                 continue
-            return True
+            return "accept"
         if s.is_list or not cp.keys:
-            return False
+            return ""
         index = s.index
         for q in cp.quantities:
             if (q, False) not in index.quantities:
-                return False
+                return ""
         got = [k for k in cp.keys if k.found(words, index)]
         # a key whose synonym the prompt uses counts when said, and is not missed when not
         total = cp.required + sum(1 for k in got if k.literal)
         if len(got) < (2 if total >= 3 else 1):
-            return False
+            return ""
         if any(k.parts and k not in got for k in cp.keys):
-            return False  # the point names a term ("PCI DSS"): the answer must name it too
+            return ""  # the point names a term ("PCI DSS"): the answer must name it too
         if cp.roles and any(self._key_swapped(cp, s, k) for k in got):
-            return False  # a claim word said of someone or something else: a role swap
+            return ""  # a claim word said of someone or something else: a role swap
         if all(k.parts for k in got) and self._contradicted(c, s):
-            return False  # "keep recording, PCI DSS says so": the name inside a wrong claim
+            return ""  # "keep recording, PCI DSS says so": the name inside a wrong claim
         have = sum(cp.weights[k] for k in got)
-        return have >= COVERAGE * (cp.weight + have - sum(cp.weights[k] for k in got if not k.literal)) - 1e-9
+        ok = have >= COVERAGE * (cp.weight + have - sum(cp.weights[k] for k in got if not k.literal)) - 1e-9
+        return "point-words" if ok else ""
 
     def _swapped(self, cp: _Point, s: _Sentence, spot: list[tuple[_Key, int]]) -> bool:
         """The answer says the point's claim of someone or something else (a role swap)."""
@@ -501,7 +406,7 @@ class Grader:
     def _contradicted(self, c: _Compiled, s: _Sentence) -> bool:
         """The sentence states the opposite of one of the question's points."""
         if s.contra is None:
-            s.contra = frozenset(n for n, cp in enumerate(c.points) if _contradicts(cp, s))
+            s.contra = frozenset(n for n, cp in enumerate(c.points) if _contradicts(self.v, cp, s))
         return bool(s.contra)
 
     # ----------------------------------------------------------------- answers
@@ -545,15 +450,15 @@ class Grader:
                 if t.surface in (",", ":", "(", ")", "-"):
                     clause += 1
                 continue
-            if t.surface in _CLAUSE_BREAKS:
+            if t.surface in self.v.clause_breaks:
                 clause += 1
             words.append(t)
             clauses.append(clause)
-            roles.append(_role(c, t))
+            roles.append(_role(self.v, c, t))
         if not words:
             return None
         is_list = len(words) >= 2 and not any(
-            t.surface in STRUCTURE_WORDS and t.stem not in c.term_words for t in tokens)
+            t.surface in self.v.structure_words and t.stem not in c.term_words for t in tokens)
         s = _Sentence(text, words, is_list, roles, clauses)
         s.is_bag = is_list and self._is_bag(c, words, s.where)
         return s
@@ -574,9 +479,9 @@ class Grader:
         return len(covered) * 2 < len(words)
 
     def _tokens(self, c: _Compiled, text: str) -> list[Token]:
-        tokens = tokenize(text, c.known, lambda w: self._correct(c, w))
+        tokens = tokenize(text, c.known, lambda w: self._correct(c, w), self.v)
         tokens = self._glossed(tokens)
-        lowered(tokens)
+        lowered(tokens, self.v)
         if c.prompt_glosses:
             for t in tokens:
                 if t.gloss in c.prompt_glosses:
@@ -585,13 +490,13 @@ class Grader:
 
     def _correct(self, c: _Compiled, w: str) -> str:
         """Map a misspelt word to a word the question uses (same first letter, one or two slips)."""
-        if len(w) < 3 or not w.isalpha() or w in c.vocab_set or w in STOPWORDS or w in STRUCTURE_WORDS:
+        if len(w) < 3 or not w.isalpha() or w in c.vocab_set or w in self.v.stopwords or w in self.v.structure_words:
             return w
         hit = c.corrections.get(w)
         if hit is not None:
             return hit
         fixed = w
-        if stem(w) not in c.known and (stem(w),) not in LEXICON:
+        if stem(w) not in c.known and (stem(w),) not in self.v.lexicon:
             if len(w) == 4:
                 pass  # too many real short words are one slip from another
             elif len(w) == 3:
@@ -672,8 +577,8 @@ class Grader:
             a for p in q.marking_points for a in p.accept]
         vocab_words: set[str] = set(self._gloss_words)
         for t in texts:
-            vocab_words.update(w for w in normalise(t).split() if w.isalpha() and len(w) >= 3)
-        vocab_words.update(_LEX_WORDS)
+            vocab_words.update(w for w in normalise(t, self.v).split() if w.isalpha() and len(w) >= 3)
+        vocab_words.update(self.v.lex_words)
         known = frozenset(stem(w) for w in vocab_words)
         vocab_set = frozenset(vocab_words)
         proto = _Compiled(q, (), frozenset(), known, tuple(sorted(vocab_set)), vocab_set)
@@ -692,7 +597,7 @@ class Grader:
             for st in {k.stem for k in p.keys}:
                 df[st] = df.get(st, 0) + 1
         for i, p in enumerate(points):
-            p.weights.update({k: (0.5 if k.stem in _COMMON else 1.0) / df[k.stem] for k in p.keys})
+            p.weights.update({k: (0.5 if k.common else 1.0) / df[k.stem] for k in p.keys})
             points[i] = replace(p, required=sum(1 for k in p.keys if not k.literal),
                                 weight=sum(w for k, w in p.weights.items() if not k.literal))
         term_words = frozenset(k.stem for p in points for t in p.terms for k in t.keys if k.surface_stop)
@@ -712,10 +617,10 @@ class Grader:
             if _LABEL.match(mp.text):
                 continue
             for t in words:
-                if t.quantity or t.surface in STOPWORDS or t.surface in _GENERIC:
+                if t.quantity or t.surface in self.v.stopwords or t.surface in self.v.generic:
                     continue
-                if t.stem not in prompt_stems and len(t.surface) >= 4 and t.surface not in _NOT_CATEGORY \
-                        and _singular(t.surface) not in _PEOPLE:
+                if t.stem not in prompt_stems and len(t.surface) >= 4 and t.surface not in self.v.not_category \
+                        and _singular(t.surface) not in self.v.people:
                     firsts.add(_singular(t.surface))
                 break
         return frozenset(w for w in firsts if sum(w in ws for ws in seen) >= 2)
@@ -727,7 +632,7 @@ class Grader:
             for t in self._tokens(c, text[a:b]):
                 if t.skip or t.stem in drop or t.cont:
                     continue
-                if not bare and ((t.surface in STOPWORDS and not t.quantity) or t.surface in _GENERIC):
+                if not bare and ((t.surface in self.v.stopwords and not t.quantity) or t.surface in self.v.generic):
                     continue
                 if len(t.surface) < 2 and not t.quantity:
                     continue
@@ -735,7 +640,8 @@ class Grader:
                     continue
                 seen.add((t.stem, t.neg, t.gloss))
                 concepts = frozenset((g, n != t.neg) for g, n in t.concepts)
-                key = _Key(t.stem, t.neg, concepts, t.gloss, t.quantity, t.surface in STOPWORDS)
+                key = _Key(t.stem, t.neg, concepts, t.gloss, t.quantity, t.surface in self.v.stopwords,
+                           common=t.stem in self.v.common)
                 if t.gloss >= 0:
                     if keys and keys[-1].gloss == t.gloss and keys[-1].parts:
                         last = keys[-1]
@@ -768,7 +674,7 @@ class Grader:
                 if k.parts or k.quantity:
                     continue
                 # a synonym is in the prompt ("hang up" / "abandonment"): the word itself only
-                k = _Key(k.stem, k.neg, k.concepts, k.gloss, k.quantity, k.surface_stop, (), True)
+                k = replace(k, parts=(), literal=True)
             keys.append(k)
         alternatives = list(mp.accept)
         if examples and re.search(r"\bexamples?\b", text, re.I):
@@ -786,7 +692,7 @@ class Grader:
                 pk = own  # the learner need not repeat the question's words
             if any(_find(tuple(pk), ps, literal=len(pk) == 1) for ps in prompt_sentences):
                 continue  # the prompt itself says this: echoing it earns nothing
-            name_only = all(k.parts for k in pk) and any(not k.parts and k.stem not in _COMMON for k in keys)
+            name_only = all(k.parts for k in pk) and any(not k.parts and not k.common for k in keys)
             accepts.append(_Phrase(tuple(pk), phrase, name_only))
         terms = []
         m = _LABEL.match(mp.text)
@@ -825,27 +731,27 @@ class Grader:
         return roles, category
 
 
-def _role(c: _Compiled, t: Token) -> tuple[str, str] | None:
+def _role(v: Vocab, c: _Compiled, t: Token) -> tuple[str, str] | None:
     """What a word names: a person's role ("callers" -> customer) or a point's category."""
     w = _singular(t.surface)
     if w in c.categories:
         return ("category", w)
-    r = _PEOPLE.get(w)
+    r = v.people.get(w)
     return ("people", r) if r else None
 
 
-def _contradicts(cp: _Point, s: _Sentence) -> bool:
+def _contradicts(v: Vocab, cp: _Point, s: _Sentence) -> bool:
     """`s` negates a claim word of the point, or uses its opposite without the word itself."""
     opposite = False
     for k in cp.keys:
-        if k.parts or k.quantity or k.stem in _COMMON:
+        if k.parts or k.quantity or k.common:
             continue
         if k.found(s.words, s.index):
             return False  # the sentence says the point's own thing
         if (k.stem, not k.neg) in s.index.stems:
             opposite = True
         for g, neg in k.concepts:
-            for og in OPPOSITES.get(g, ()):
+            for og in v.opposites.get(g, ()):
                 if (og, neg) in s.index.concepts:
                     opposite = True
     return opposite
@@ -936,9 +842,3 @@ def _find(keys: tuple[_Key, ...], words: list[Token], literal: bool,
     return bool(_spots(keys, words, literal, where=where))
 
 
-def grade(question: Question, answer: str, glossary: Glossary | None = None) -> Marking:
-    """Grade one answer (convenience: builds a Grader each call; keep a Grader to reuse)."""
-    return Grader(glossary or Glossary()).grade(question, answer)
-
-
-__all__ = ["PointResult", "Marking", "Grader", "grade", "MAX_ANSWER_CHARS"]
