@@ -346,6 +346,9 @@ class Vocab:
         self.common = frozenset(stem(w) for w in lex.common)
         self.generic = frozenset(lex.generic)
         self.people = {w: role for role, ws in lex.people.items() for w in ws}
+        # named bodies (regulators, ombudsmen): name -> its phrases, normalised
+        self.bodies = {name: tuple(normalise(p, self) for p in ps) for name, ps in lex.bodies.items()}
+        self.time_limit_phrases = tuple(normalise(p, self) for p in lex.time_limit_phrases)
         self.clause_breaks = frozenset(lex.clause_breaks)
         self.not_category = frozenset(lex.not_category)
 

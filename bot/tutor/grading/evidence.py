@@ -688,8 +688,8 @@ class Matcher:
             if not pk or all(k.surface_stop for k in pk):
                 continue  # "will": only as a term in a list
             own = [k for k in pk if k.stem not in prompt_stems]
-            if own and len(pk) > len(own) and 2 * len(own) >= len(pk):
-                pk = own  # the learner need not repeat the question's words
+            if own and len(pk) > len(own) and 2 * len(own) >= len(pk) and not all(k.common for k in own):
+                pk = own  # the learner need not repeat the question's words (but one common word is no idea)
             if any(_find(tuple(pk), ps, literal=len(pk) == 1) for ps in prompt_sentences):
                 continue  # the prompt itself says this: echoing it earns nothing
             name_only = all(k.parts for k in pk) and any(not k.parts and not k.common for k in keys)

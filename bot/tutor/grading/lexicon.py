@@ -28,7 +28,9 @@ _WORD_LISTS = ("stopwords", "negations", "scope_breaks", "structure_words", "phr
                "decrease_groups", "decrease_words", "keep_words")
 _MAPPINGS = ("contractions", "textspeak")
 _NAMES = ("continuing", "before")
-_KEYS = set(_WORD_LISTS) | set(_MAPPINGS) | set(_NAMES) | {"synonyms", "opposites", "people"}
+_WORD_LISTS += ("time_limit_phrases",)
+_NAMED_LISTS = ("people", "bodies")
+_KEYS = set(_WORD_LISTS) | set(_MAPPINGS) | set(_NAMES) | set(_NAMED_LISTS) | {"synonyms", "opposites"}
 # roles that must name a synonym group
 _GROUP_REFS = ("polar", "decrease_groups")
 
@@ -56,6 +58,8 @@ class Lexicon:
     common: tuple[str, ...] = ()
     generic: tuple[str, ...] = ()
     people: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    bodies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    time_limit_phrases: tuple[str, ...] = ()
     clause_breaks: tuple[str, ...] = ()
     not_category: tuple[str, ...] = ()
     source: str = ""
@@ -126,14 +130,15 @@ def check_lexicon(root: Any, out: Any) -> Lexicon | None:
                 out.add(g.line, where, f"{dup!r} is listed twice")
             synonyms[name] = tuple(i.lower() for i in items)
     values["synonyms"] = synonyms
-    people: dict[str, tuple[str, ...]] = {}
-    node = m.get("people")
-    if node is not None and (mp := mapping(node, "lexicon.people")) is not None:
-        for role, g in mp.items():
-            items = _string_list(g, out, f"lexicon.people.{role}")
-            if items is not None:
-                people[role] = tuple(i.lower() for i in items)
-    values["people"] = people
+    for key in _NAMED_LISTS:
+        named: dict[str, tuple[str, ...]] = {}
+        node = m.get(key)
+        if node is not None and (mp := mapping(node, f"lexicon.{key}")) is not None:
+            for name, g in mp.items():
+                items = _string_list(g, out, f"lexicon.{key}.{name}")
+                if items is not None:
+                    named[name] = tuple(i.lower() for i in items)
+        values[key] = named
     opposites: list[tuple[str, str]] = []
     node = m.get("opposites")
     if node is not None:
