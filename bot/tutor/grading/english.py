@@ -349,6 +349,7 @@ class Vocab:
         # named bodies (regulators, ombudsmen): name -> its phrases, normalised
         self.bodies = {name: tuple(normalise(p, self) for p in ps) for name, ps in lex.bodies.items()}
         self.time_limit_phrases = tuple(normalise(p, self) for p in lex.time_limit_phrases)
+        self.negated_clause_words = frozenset(lex.negated_clause_words)
         self.clause_breaks = frozenset(lex.clause_breaks)
         self.not_category = frozenset(lex.not_category)
 
@@ -483,11 +484,20 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             nxt = tokens[n + 1]
             if not nxt.skip and (nxt.quantity or nxt.surface not in v.stopwords):
                 t.concepts = tuple(c for c in t.concepts if c[0] != v.before)
-    # negation scope: a cue negates the words after it up to a break or 4 content words
+    # negation scope: a cue negates the words after it up to a break or 4 content words;
+    # "it is not true that ...", "not the case that ...": the whole clause after "that"
     scope = 0
-    for t in tokens:
+    clause = False
+    for n, t in enumerate(tokens):
         if t.surface in v.negations:
             scope = 4
+            t.skip = True
+            nxt = [x.surface for x in tokens[n + 1:n + 4]]
+            clause = "that" in nxt and any(w in v.negated_clause_words for w in nxt[:nxt.index("that")])
+            continue
+        if clause and scope and t.surface == "that":
+            scope = 12
+            clause = False
             t.skip = True
             continue
         if t.skip and t.surface in (",", ":", "(", ")"):

@@ -1,12 +1,12 @@
 """The learned semantic stage: may award a point only where it is sure, and otherwise asks.
 
-A frozen sentence encoder (all-MiniLM-L6-v2, int8 ONNX, `data/encoder.int8.onnx`) embeds the
+A frozen sentence encoder (all-MiniLM-L6-v2, int8 ONNX, `weights/encoder.int8.onnx`) embeds the
 point's text and accept phrases once per question, and each sentence of the answer. For every
 point the lexical stage left open, the sentence most similar to the point that no guard objects
 to is scored by a small logistic head over a few question-independent features (similarity to
 the point, margin over the question's other points, similarity to the prompt, lexical coverage,
 length), calibrated by temperature scaling; all fitted leave-questions-out by
-`tools/train_grader.py`, whose manifest (`data/manifest.json`) records the training data hash,
+`tools/train_grader.py`, whose manifest (`weights/manifest.json`) records the training data hash,
 seed, figures and the two thresholds:
 
 - p >= `award`: the point is earned (stage `model`); `award` was chosen on held-out questions
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Encoder", "Head", "SemanticModel", "load_default", "FEATURES", "DATA_DIR"]
 
 log = logging.getLogger(__name__)
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "weights"
 FEATURES = ("sim_point", "sim_accept", "sim_ref", "margin", "sim_prompt", "coverage", "log_words",
             "sim_whole")
 _MAX_TOKENS = 128
