@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTENT_DIR = PROJECT_ROOT / "content"
 DEFAULT_DATA_DIR = Path("data")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,28 @@ class Settings:
     desired_retention: float = 0.9
     new_per_day: int = 10
     engine_workers: int | None = None  # None: workers() decides
+    # Database timeouts in seconds (PostgreSQL: connect, statement, lock; SQLite: busy wait).
+    db_connect_timeout: float = 5.0
+    db_statement_timeout: float = 15.0
+    db_lock_timeout: float = 5.0
+    db_busy_timeout: float = 30.0
+    retention_days: int = 730  # inactive learners are erased after this many days (0: never)
+    outbox_retry_hours: float = 2.0  # keep retrying Telegram 5xx/network errors this long
+
+    @property
+    def telegram_api_base_url(self) -> str | None:
+        """PTB's `base_url` (the token is appended to it): `<server root>/bot`."""
+        return f"{self.telegram_base_url}/bot" if self.telegram_base_url else None
+
+    @property
+    def telegram_file_base_url(self) -> str | None:
+        """PTB's `base_file_url`: `<server root>/file/bot`."""
+        return f"{self.telegram_base_url}/file/bot" if self.telegram_base_url else None
+
+    def store_options(self) -> dict[str, float]:
+        """Keyword arguments for `Store.open` (timeouts)."""
+        return {"connect_timeout": self.db_connect_timeout, "statement_timeout": self.db_statement_timeout,
+                "lock_timeout": self.db_lock_timeout, "busy_timeout": self.db_busy_timeout}
 
     @property
     def is_sqlite(self) -> bool:
@@ -96,6 +120,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 problems.append(f"{name}: expected an http(s) URL, got {url!r}")
+            elif name == "TELEGRAM_BASE_URL":
+                url = _bot_api_root(url, problems)
         values[attr] = url
 
     db = get("DATABASE_URL")
@@ -147,9 +173,13 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         values["webhook_listen"] = listen
     secret = get("WEBHOOK_SECRET")
     if secret is not None:
-        if not all(c.isalnum() or c in "_-" for c in secret) or not 1 <= len(secret) <= 256:
+        if not _WEBHOOK_SECRET.fullmatch(secret):  # ASCII only: str.isalnum() would pass "é" or "٣"
             problems.append("WEBHOOK_SECRET: 1-256 characters, only A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         values["webhook_secret"] = secret
+    elif values.get("webhook_url"):
+        problems.append("WEBHOOK_SECRET: required when WEBHOOK_URL is set (webhook mode would accept forged "
+                        "updates from anyone); set 1-256 characters of A-Z, a-z, 0-9, _ and -, e.g. the "
+                        "output of: python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
 
     def number(name: str, attr: str, kind: type, lo: float, hi: float) -> None:
         raw = get(name)
@@ -170,10 +200,34 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     number("DESIRED_RETENTION", "desired_retention", float, 0.7, 0.99)
     number("NEW_PER_DAY", "new_per_day", int, 0, 1000)
     number("ENGINE_WORKERS", "engine_workers", int, 0, 64)
+    number("DB_CONNECT_TIMEOUT", "db_connect_timeout", float, 1, 300)
+    number("DB_STATEMENT_TIMEOUT", "db_statement_timeout", float, 0.1, 3600)
+    number("DB_LOCK_TIMEOUT", "db_lock_timeout", float, 0.1, 3600)
+    number("DB_BUSY_TIMEOUT", "db_busy_timeout", float, 0.1, 3600)
+    number("RETENTION_DAYS", "retention_days", int, 0, 36500)
+    number("OUTBOX_RETRY_HOURS", "outbox_retry_hours", float, 0.01, 168)
 
     if problems:
         raise ConfigError(problems)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _bot_api_root(url: str, problems: list[str]) -> str:
+    """TELEGRAM_BASE_URL as the server root, whichever form was given.
+
+    Accepts the root (`http://host:8081`) and PTB's `base_url` form (`http://host:8081/bot`), with
+    or without a trailing slash; a path prefix (a reverse proxy's `/tg`) is kept.
+    """
+    root = url.rstrip("/")
+    path = urlparse(root).path
+    if re.search(r"/bot\d+:", path + "/") or re.search(r"/bot\d+:", root):
+        problems.append("TELEGRAM_BASE_URL: leave the bot token out (the token comes from TELEGRAM_BOT_TOKEN)")
+        return root
+    if path.endswith("/file/bot"):
+        root = root[: -len("/file/bot")]
+    elif path.endswith("/bot"):
+        root = root[: -len("/bot")]
+    return root
 
 
 def configure_logging(settings: Settings) -> None:

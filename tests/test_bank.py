@@ -77,6 +77,8 @@ BROKEN = [
     ("yaml bad indentation", topic(GOOD_FREE.replace("    model_answer:", "   model_answer:")), 11, ["YAML syntax error"]),
     ("top level a list", "- just\n- a list\n", 1, ["top level must be a mapping"]),
     ("answer not a number", topic(GOOD_CHOICE.replace("answer: 1", "answer: one")), 8, ["(q-choice) answer", "expected a whole number"]),
+    ("level out of range", topic(GOOD_FREE + "    level: 4\n"), 12, ["(q-free) level", "must be 1 (recall), 2 (explain or apply) or 3"]),
+    ("level not a number", topic(GOOD_CHOICE + "    level: hard\n"), 9, ["(q-choice) level", "expected a whole number"]),
 ]
 
 
@@ -138,6 +140,12 @@ def test_a_good_bank_loads_typed_and_frozen(tmp_path: Path) -> None:
     assert choice.is_choice and choice.answer == 1 and choice.fits_quiz_poll
     with pytest.raises(AttributeError):
         free.prompt = "changed"  # type: ignore[misc]
+
+
+def test_level_is_optional_and_defaults_from_the_type(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(topic(GOOD_FREE + GOOD_CHOICE + GOOD_FREE.replace("q-free", "q-hard") + "    level: 3\n"))
+    bank = load_bank(tmp_path)
+    assert [bank.get(q).level for q in ("q-free", "q-choice", "q-hard")] == [2, 1, 3]  # type: ignore[union-attr]
 
 
 def test_long_choice_question_loads_with_a_notice_that_it_goes_as_buttons(tmp_path: Path) -> None:

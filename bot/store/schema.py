@@ -30,7 +30,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["metadata", "learners", "cards", "reviews", "overrides", "pending", "learner_settings",
-           "reminders", "roles", "cohorts", "memberships", "join_attempts", "broadcasts", "outbox"]
+           "reminders", "roles", "cohorts", "memberships", "join_attempts", "broadcasts", "outbox",
+           "update_inbox", "send_budget"]
 
 
 
@@ -77,6 +78,7 @@ learners = Table(
     Column("last_active_at", TS, nullable=True),
     Column("active", Boolean, nullable=False, server_default="1"),  # false: blocked the bot
     UniqueConstraint("channel", "external_id"),
+    sqlite_autoincrement=True,  # never hand a forgotten learner's id to someone else (migration 0002)
 )
 
 learner_settings = Table(
@@ -227,6 +229,34 @@ outbox = Table(
     Column("claimed_until", TS, nullable=True),
     Column("error", String(256), nullable=True),
     Column("updated_at", TS, nullable=False),
+    Column("owner", String(40), nullable=True),  # the claiming process; every later write checks it
+    Column("created_at", TS, nullable=True),  # when queued (null: rows from before migration 0002)
+    Column("first_failure_at", TS, nullable=True),  # start of the retry time budget
     Index("ix_outbox_status_not_before", "status", "not_before"),
     Index("ix_outbox_broadcast", "broadcast_id", "status"),
+)
+
+update_inbox = Table(  # updates stored before they are confirmed to Telegram; emptied as they are done
+    "update_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("update_id", BigInteger, nullable=False, unique=True),
+    Column("chat_key", String(64), nullable=False),  # one key's updates are processed in order
+    Column("payload", JSON, nullable=True),  # null once done (a tombstone that ignores redeliveries)
+    Column("received_at", TS, nullable=False),
+    Column("state", String(16), nullable=False, server_default="new"),  # new | claimed | done
+    Column("owner", String(40), nullable=True),
+    Column("claimed_until", TS, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("done_at", TS, nullable=True),
+    Index("ix_update_inbox_state_update", "state", "update_id"),
+    Index("ix_update_inbox_chat_update", "chat_key", "update_id"),
+)
+
+send_budget = Table(  # a send schedule shared by every process: one row per budget (e.g. "telegram")
+    "send_budget",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_at", TS, nullable=False),  # the earliest time the next send slot may be used
+    Column("updated_at", TS, nullable=False),
 )

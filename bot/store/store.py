@@ -9,10 +9,13 @@ anyway, and one code path serves the bot, the shell and the benchmarks).
 from __future__ import annotations
 
 import json
+import os
+import socket
+import uuid
 from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone as _tz
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm import aliased
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.errors import NotFound, StoreError
 from bot.store import schema as s
+from bot.store.records import ClaimedOutboxItem, InboxItem, retry_backoff
 from bot.tutor.models import (
     Arrival, Broadcast, CardRow, Cohort, Learner, LearnerSettings, NewReview, OutboxItem, Pending, Reminder, ReviewRow,
 )
@@ -47,23 +52,56 @@ _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to date with Alembic (idempotent)."""
+    """Bring the schema up to date with Alembic (idempotent).
+
+    SQLite: foreign keys are off while migrating, since a table rebuild (batch mode) drops the old
+    table and a DROP with ON DELETE CASCADE would empty every child table; they are checked
+    afterwards. PostgreSQL: no statement timeout for the migration itself.
+    """
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction: PRAGMA foreign_keys is a no-op inside one
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise StoreError(f"migration left {len(broken)} rows with broken foreign keys")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 15.0,
+                 lock_timeout: float = 5.0, busy_timeout: float = 30.0) -> Engine:
+    """An engine that never waits forever, and whose errors never carry SQL parameters.
+
+    `hide_parameters`: a failed statement's message would otherwise include its parameters
+    (display names, chat ids, answers) and end up in the logs.
+    PostgreSQL: connect, statement, lock and idle-in-transaction timeouts, TCP keepalives and
+    a TCP user timeout (a dead peer is noticed in about half a minute), and a ping before each
+    checkout so the pool recovers when the database comes back.
+    SQLite: a busy timeout instead (one writer at a time), and secure_delete so erased rows do
+    not linger in free pages.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, hide_parameters=True,
+                               connect_args={"check_same_thread": False, "timeout": busy_timeout})
+        busy_ms = max(1, int(busy_timeout * 1000))
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -71,9 +109,10 @@ def _make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -85,7 +124,16 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("claim") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    options = (f"-c statement_timeout={int(statement_timeout * 1000)} -c lock_timeout={int(lock_timeout * 1000)}"
+               f" -c idle_in_transaction_session_timeout={int(max(60.0, 4 * statement_timeout) * 1000)}")
+    connect_args = {
+        "connect_timeout": max(2, round(connect_timeout)),  # libpq: whole seconds, 2 at least
+        "options": options,
+        "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+        "tcp_user_timeout": int((connect_timeout + statement_timeout + 10) * 1000),
+    }
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True,
+                         pool_timeout=connect_timeout + statement_timeout, connect_args=connect_args)
 
 
 # Statements on the answer path, built once (building a statement costs more than running it).
@@ -119,8 +167,21 @@ def _upsert_card(dialect_insert: Any) -> Any:
 
 _UPSERT_CARD = {"sqlite": _upsert_card(sqlite_insert), "postgresql": _upsert_card(postgresql_insert)}
 _DELETE_PENDING = delete(s.pending).where(s.pending.c.learner_id == bindparam("lid"))
-_MARK_SENDING = (update(s.outbox).where(s.outbox.c.id == bindparam("oid"))
-                 .values(status="sending", updated_at=bindparam("now")))
+_MARK_SENDING = (update(s.outbox).where(s.outbox.c.id == bindparam("oid"), s.outbox.c.owner == bindparam("own"),
+                                        s.outbox.c.status.in_(["claimed", "sending"]))
+                 .values(status="sending", updated_at=bindparam("now"), claimed_until=bindparam("until")))
+_INSERT_DO_NOTHING = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_OPEN_OUTBOX = ("waiting", "claimed", "sending")
+
+
+def _new_owner() -> str:
+    """A token naming this Store instance in claims: host, pid and a random part (at most 40 chars)."""
+    return f"{socket.gethostname()[:20]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:40]
+
+
+def _inbox_item(row: Any) -> InboxItem:
+    return InboxItem(row.id, row.update_id, row.chat_key, row.payload, row.received_at, row.state, row.owner,
+                     row.claimed_until, row.attempts)
 
 
 def _learner(row: Any) -> Learner:
@@ -155,14 +216,23 @@ def _review(row: Any, overridden: bool = False) -> ReviewRow:
 class Store:
     """Persistence for learners, cards, the review log and settings (and later issues' tables)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, owner: str | None = None) -> None:
         self.engine = engine
+        self.owner = owner or _new_owner()  # default owner of this instance's outbox and inbox claims
+        self._lease = timedelta(seconds=30)  # the last outbox lease asked for (mark_sending extends by it)
         self._upsert_card = _UPSERT_CARD[engine.dialect.name]
         self._read_options = {"read": True} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        engine = _make_engine(url)
+    def open(cls, url: str, *, migrate: bool = True, connect_timeout: float = 5.0, statement_timeout: float = 15.0,
+             lock_timeout: float = 5.0, busy_timeout: float = 30.0) -> Store:
+        """Open (and by default migrate) the database at `url`; timeouts in seconds (`Settings.store_options()`).
+
+        Without migrating nothing connects yet (engine workers start without touching the
+        database); the first query then fails within `connect_timeout` if the database is silent.
+        """
+        engine = _make_engine(url, connect_timeout=connect_timeout, statement_timeout=statement_timeout,
+                              lock_timeout=lock_timeout, busy_timeout=busy_timeout)
         try:
             if migrate:
                 globals()["migrate"](engine)
@@ -265,6 +335,18 @@ class Store:
                 card = CardRow(learner.id, row.p_question_id, row.c_topic, row.c_card, row.c_due,
                                row.c_introduced_at, row.c_reviews)
         return Arrival(learner, pending, card, bool(row.drafting), backed_off)
+
+    def arrive_known(self, channel: str, external_id: str, *, now: datetime, timezone: str, new_per_day: int,
+                     display_name: str = "", chat_id: int | None = None,
+                     quiet: timedelta = timedelta(minutes=1)) -> Arrival | None:
+        """`arrive` for someone who already uses the bot; None (and nothing written) for a stranger.
+
+        For quiz-poll votes in groups: a member who never started the bot gets no rows.
+        """
+        if self.find_learner(channel, external_id) is None:
+            return None
+        return self.arrive(channel, external_id, now=now, timezone=timezone, new_per_day=new_per_day,
+                           display_name=display_name, chat_id=chat_id, quiet=quiet)
 
     def _set_last_active(self, learner: Learner, now: datetime) -> Learner:
         with self.tx() as c:
@@ -388,6 +470,31 @@ class Store:
             c.execute(_DELETE_PENDING, {"lid": r.learner_id})
         return int(rid)
 
+    def record_answer(self, r: NewReview, *, asked_at: datetime | None = None) -> int | None:
+        """Record an answer to the learner's pending question, at most once (several processes).
+
+        The pending question (`r.question_id`, and `asked_at` when given: the same question asked
+        again later is another question) is deleted first in the write transaction; only if this
+        call deleted it are the review and card written. Returns the review id, or None when the
+        question was already answered (a double tap that reached two replicas, a redelivery).
+        """
+        cond = [s.pending.c.learner_id == r.learner_id, s.pending.c.question_id == r.question_id]
+        if asked_at is not None:
+            cond.append(s.pending.c.asked_at == asked_at)
+        with self.claim_tx() as c:
+            if not c.execute(delete(s.pending).where(*cond)).rowcount:
+                return None
+            rid = c.execute(_INSERT_REVIEW, dict(
+                learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
+                reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
+                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=r.card_before,
+                due_after=r.due_after, log=r.log)).scalar_one()
+            if r.card_after is not None and r.due_after is not None:
+                c.execute(self._upsert_card, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
+                                                  card=r.card_after, due=r.due_after, introduced_at=r.reviewed_at,
+                                                  reviews=1))
+        return int(rid)
+
     def get_review(self, review_id: int) -> ReviewRow:
         with self._read() as c:
             row = c.execute(select(s.reviews).where(s.reviews.c.id == review_id)).first()
@@ -460,16 +567,74 @@ class Store:
             for t in self._learner_tables():
                 out[t.name] = [dict(r._mapping) for r in c.execute(select(t).where(t.c.learner_id == learner_id))]
             out["cohorts_owned"] = [dict(r._mapping) for r in c.execute(select(s.cohorts).where(s.cohorts.c.owner_id == learner_id))]
+            out["broadcasts_written"] = [dict(r._mapping) for r in c.execute(
+                select(s.broadcasts).where(s.broadcasts.c.tutor_id == learner_id).order_by(s.broadcasts.c.id))]
+            out["roles_granted"] = [dict(r._mapping) for r in c.execute(
+                select(s.roles.c.learner_id, s.roles.c.role, s.roles.c.granted_at)
+                .where(s.roles.c.granted_by == learner_id))]
         return json.loads(json.dumps(out, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
 
-    def forget(self, learner_id: int) -> None:
-        """Erase the learner from every table, in one transaction."""
+    def forget(self, learner_id: int, now: datetime | None = None) -> None:
+        """Erase the learner from every table, in one transaction: every column that identifies them.
+
+        Rows keyed by their id go; elsewhere their traces are nulled: cohorts they own lose the
+        owner, roles they granted lose `granted_by`, and broadcasts they wrote keep only counts
+        (no author, no chat or message ids, no text). Copies of such a broadcast not yet sent are
+        cancelled (the message lived in their chat) and every copy's payload, which named their
+        chat, is cleared; a broadcast still going out is cancelled, so no report goes to them.
+        """
+        now = now or datetime.now(_tz.utc)
         with self.tx() as c:
+            theirs = select(s.broadcasts.c.id).where(s.broadcasts.c.tutor_id == learner_id).scalar_subquery()
+            c.execute(update(s.outbox).where(s.outbox.c.broadcast_id.in_(theirs),
+                                             s.outbox.c.status.in_(["waiting", "claimed"]))
+                      .values(status="cancelled", claimed_until=None, owner=None, updated_at=now))
+            c.execute(update(s.outbox).where(s.outbox.c.broadcast_id.in_(theirs)).values(payload=None))
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.tutor_id == learner_id,
+                                                 s.broadcasts.c.status.in_(["draft", "ready", "sending"]))
+                      .values(status="cancelled", finished_at=now))
+            c.execute(update(s.broadcasts).where(s.broadcasts.c.tutor_id == learner_id).values(
+                tutor_id=None, from_chat_id=None, message_id=None, summary="", progress_chat_id=None,
+                progress_message_id=None))
+            c.execute(update(s.roles).where(s.roles.c.granted_by == learner_id).values(granted_by=None))
             for t in reversed(self._learner_tables()):
                 c.execute(delete(t).where(t.c.learner_id == learner_id))
             c.execute(update(s.cohorts).where(s.cohorts.c.owner_id == learner_id).values(owner_id=None))
-            c.execute(update(s.broadcasts).where(s.broadcasts.c.tutor_id == learner_id).values(tutor_id=None))
             c.execute(delete(s.learners).where(s.learners.c.id == learner_id))
+
+    def inactive_learners(self, before: datetime) -> list[Learner]:
+        """Learners not seen since `before` (never seen: created before it)."""
+        seen = func.coalesce(s.learners.c.last_active_at, s.learners.c.created_at)
+        with self._read() as c:
+            rows = c.execute(select(s.learners).where(seen < before).order_by(s.learners.c.id)).all()
+        return [_learner(r) for r in rows]
+
+    def purge_inactive(self, now: datetime, retention: timedelta) -> list[Learner]:
+        """RETENTION_DAYS: forget every learner inactive for `retention`; returns who was erased.
+
+        Each is erased in their own transaction (as by /forget), so a failure part-way keeps
+        what was done. Callers remove anything kept outside the database (shell export files)
+        and log internal ids only.
+        """
+        gone = self.inactive_learners(now - retention)
+        for learner in gone:
+            self.forget(learner.id, now)
+        return gone
+
+    def purge_stale(self, now: datetime, *, outbox_keep: timedelta = timedelta(days=30),
+                    inbox_keep: timedelta = timedelta(days=1),
+                    join_attempts_keep: timedelta = timedelta(days=1)) -> dict[str, int]:
+        """Delete housekeeping rows nobody needs any more (they hold chat ids): finished outbox
+        rows, inbox tombstones (Telegram redelivers for at most a day) and old join attempts."""
+        with self.tx() as c:
+            return {
+                "outbox": c.execute(delete(s.outbox).where(
+                    s.outbox.c.status.not_in(_OPEN_OUTBOX), s.outbox.c.updated_at < now - outbox_keep)).rowcount,
+                "update_inbox": c.execute(delete(s.update_inbox).where(
+                    s.update_inbox.c.state == "done", s.update_inbox.c.done_at < now - inbox_keep)).rowcount,
+                "join_attempts": c.execute(delete(s.join_attempts).where(
+                    s.join_attempts.c.at < now - join_attempts_keep)).rowcount,
+            }
 
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())
@@ -520,7 +685,7 @@ class Store:
                     queued.append(rem)
                     outbox_rows.append(dict(learner_id=rem.learner_id, chat_id=row.chat_id, kind="reminder",
                                             payload={"fire_at": rem.next_fire_at.isoformat()}, status="waiting",
-                                            attempts=0, not_before=now, updated_at=now))
+                                            attempts=0, not_before=now, updated_at=now, created_at=now))
                 else:
                     skipped += 1
             c.execute(update(s.reminders).where(s.reminders.c.learner_id == bindparam("lid"))
@@ -540,42 +705,109 @@ class Store:
         if not rows:
             return 0
         with self.tx() as c:
-            c.execute(insert(s.outbox), [dict(status="waiting", attempts=0, not_before=now, updated_at=now, **r) for r in rows])
+            c.execute(insert(s.outbox), [dict(status="waiting", attempts=0, not_before=now, updated_at=now,
+                                              created_at=now, **r) for r in rows])
         return len(rows)
 
-    def claim_outbox(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
-        """Take up to `limit` sendable rows (waiting, or sending with an expired lease: a crash)."""
+    def claim_outbox(self, now: datetime, limit: int, lease: timedelta, *,
+                     owner: str | None = None) -> list[ClaimedOutboxItem]:
+        """Take up to `limit` sendable rows (waiting, or claimed/sending with an expired lease: a crash).
+
+        Each row gets `owner` (default: this Store's) and a lease; every later write on the row
+        (`mark_sending`, `renew_outbox`, `finish_outbox`, `retry_outbox`) happens only if the row is
+        still that owner's, so a replica whose lease ran out cannot overwrite another's claim.
+        """
+        owner = owner or self.owner
+        self._lease = lease
         cond = or_(and_(s.outbox.c.status == "waiting", s.outbox.c.not_before <= now),
                    and_(s.outbox.c.status.in_(["claimed", "sending"]), s.outbox.c.claimed_until < now))
         q = select(s.outbox).where(cond).order_by(s.outbox.c.id).limit(limit)
         if self.dialect == "postgresql":
             q = q.with_for_update(skip_locked=True)
+        until = now + lease
         with self.claim_tx() as c:
             rows = c.execute(q).all()
             if rows:
                 c.execute(update(s.outbox).where(s.outbox.c.id.in_([r.id for r in rows])).values(
-                    status="claimed", claimed_until=now + lease, updated_at=now))
-        return [OutboxItem(r.id, r.kind, r.learner_id, r.chat_id, r.payload or {}, r.attempts, r.broadcast_id)
+                    status="claimed", claimed_until=until, updated_at=now, owner=owner))
+        return [ClaimedOutboxItem(r.id, r.kind, r.learner_id, r.chat_id, r.payload or {}, r.attempts, r.broadcast_id,
+                                  owner=owner, claimed_until=until, created_at=r.created_at,
+                                  first_failure_at=r.first_failure_at)
                 for r in rows]
 
-    def mark_sending(self, item_id: int, now: datetime) -> None:
-        """About to call Telegram for this row: after a crash only rows in this state can be duplicates."""
-        with self.tx() as c:
-            c.execute(_MARK_SENDING, {"oid": item_id, "now": now})
+    def mark_sending(self, item_id: int, now: datetime, *, owner: str | None = None,
+                     lease: timedelta | None = None) -> bool:
+        """About to call Telegram for this row: after a crash only rows in this state can be duplicates.
 
-    def finish_outbox(self, item_id: int, status: str, now: datetime, error: str | None = None) -> None:
+        Extends the lease (by `lease`, default the one claimed with). False: the row is no longer
+        ours (the lease ran out and someone else claimed it, or it was cancelled): do not send.
+        """
+        until = now + (lease or self._lease)
         with self.tx() as c:
-            c.execute(update(s.outbox).where(s.outbox.c.id == item_id).values(
-                status=status, error=(error or "")[:250] or None, updated_at=now, claimed_until=None))
+            return bool(c.execute(_MARK_SENDING, {"oid": item_id, "now": now, "own": owner or self.owner,
+                                                  "until": until}).rowcount)
+
+    def renew_outbox(self, item_ids: Sequence[int], now: datetime, lease: timedelta, *,
+                     owner: str | None = None) -> list[int]:
+        """Extend the lease on rows still ours; returns the ids renewed (the others were lost)."""
+        if not item_ids:
+            return []
+        with self.tx() as c:
+            rows = c.execute(update(s.outbox).where(
+                s.outbox.c.id.in_(list(item_ids)), s.outbox.c.owner == (owner or self.owner),
+                s.outbox.c.status.in_(["claimed", "sending"])).values(claimed_until=now + lease)
+                .returning(s.outbox.c.id)).scalars().all()
+        return sorted(int(i) for i in rows)
+
+    def finish_outbox(self, item_id: int, status: str, now: datetime, error: str | None = None, *,
+                      owner: str | None = None) -> bool:
+        """sent | blocked | failed. False (nothing written): the row is no longer ours."""
+        with self.tx() as c:
+            return bool(c.execute(update(s.outbox).where(
+                s.outbox.c.id == item_id, s.outbox.c.owner == (owner or self.owner),
+                s.outbox.c.status.in_(["claimed", "sending"])).values(
+                status=status, error=(error or "")[:250] or None, updated_at=now, claimed_until=None)).rowcount)
 
     def retry_outbox(self, item_id: int, not_before: datetime, now: datetime, *, count_attempt: bool,
-                     error: str | None = None) -> None:
+                     error: str | None = None, owner: str | None = None) -> bool:
+        """Back to waiting until `not_before`. A counted attempt starts the retry budget if not started."""
+        values: dict[str, Any] = dict(status="waiting", not_before=not_before, updated_at=now, claimed_until=None,
+                                      owner=None, error=(error or "")[:250] or None)
+        if count_attempt:
+            values["attempts"] = s.outbox.c.attempts + 1
+            values["first_failure_at"] = func.coalesce(s.outbox.c.first_failure_at, now)
         with self.tx() as c:
-            values: dict[str, Any] = dict(status="waiting", not_before=not_before, updated_at=now, claimed_until=None,
-                                          error=(error or "")[:250] or None)
-            if count_attempt:
-                values["attempts"] = s.outbox.c.attempts + 1
-            c.execute(update(s.outbox).where(s.outbox.c.id == item_id).values(**values))
+            return bool(c.execute(update(s.outbox).where(
+                s.outbox.c.id == item_id, s.outbox.c.owner == (owner or self.owner),
+                s.outbox.c.status.in_(["claimed", "sending"])).values(**values)).rowcount)
+
+    def retry_outbox_within(self, item_id: int, now: datetime, *, budget: timedelta, error: str | None = None,
+                            owner: str | None = None, cap: timedelta = timedelta(minutes=5)) -> datetime | None:
+        """A 5xx or network error: retry on a time budget (OUTBOX_RETRY_HOURS), with capped back-off.
+
+        Returns when the row will be tried again, or None when the budget is spent and the row
+        is now `failed` (or the row is no longer ours). Counted from the first failure, so a long
+        outage keeps every row waiting rather than spending a fixed number of attempts.
+        """
+        owner = owner or self.owner
+        with self.tx() as c:
+            row = c.execute(select(s.outbox.c.attempts, s.outbox.c.first_failure_at).where(
+                s.outbox.c.id == item_id, s.outbox.c.owner == owner,
+                s.outbox.c.status.in_(["claimed", "sending"]))).first()
+            if row is None:
+                return None
+            first = row.first_failure_at or now
+            nxt = retry_backoff(row.attempts, first, now, budget=budget, cap=cap)
+            mine = and_(s.outbox.c.id == item_id, s.outbox.c.owner == owner)
+            err = (error or "")[:250] or None
+            if nxt is None:
+                c.execute(update(s.outbox).where(mine).values(status="failed", error=err, updated_at=now,
+                                                             claimed_until=None, first_failure_at=first))
+                return None
+            c.execute(update(s.outbox).where(mine).values(
+                status="waiting", not_before=nxt, updated_at=now, claimed_until=None, owner=None, error=err,
+                attempts=s.outbox.c.attempts + 1, first_failure_at=first))
+        return nxt
 
     def outbox_counts(self, broadcast_id: int | None = None) -> dict[str, int]:
         q = select(s.outbox.c.status, func.count()).group_by(s.outbox.c.status)
@@ -587,7 +819,7 @@ class Store:
     def outbox_pending(self) -> int:
         with self._read() as c:
             return int(c.execute(select(func.count()).select_from(s.outbox).where(
-                s.outbox.c.status.in_(["waiting", "claimed", "sending"]))).scalar_one())
+                s.outbox.c.status.in_(_OPEN_OUTBOX))).scalar_one())
 
     # ------------------------------------------------------------------ roles and cohorts
 
@@ -737,18 +969,25 @@ class Store:
         """Ready -> sending: one outbox row per active member with a chat, in one transaction.
 
         Returns the number of recipients, or -1 if the broadcast was not ready (double tap).
+        The transition is a conditional update (`WHERE status = 'ready'`) taken first: on
+        PostgreSQL a second process's update waits on the row lock and then finds it `sending`,
+        so a double tap across replicas queues the broadcast once.
         """
         with self.claim_tx() as c:
-            b = c.execute(select(s.broadcasts).where(s.broadcasts.c.id == broadcast_id)).first()
-            if b is None or b.status != "ready":
+            won = c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id,
+                                                       s.broadcasts.c.status == "ready")
+                            .values(status="sending")).rowcount
+            if not won:
                 return -1
+            b = c.execute(select(s.broadcasts).where(s.broadcasts.c.id == broadcast_id)).one()
             members = c.execute(select(s.learners.c.id, s.learners.c.chat_id)
                                 .join(s.memberships, s.memberships.c.learner_id == s.learners.c.id)
                                 .where(s.memberships.c.cohort_id == b.cohort_id, s.learners.c.chat_id.is_not(None))
                                 .order_by(s.learners.c.id)).all()
             rows = [dict(broadcast_id=broadcast_id, learner_id=m.id, chat_id=m.chat_id, kind="broadcast",
                          payload={"from_chat_id": b.from_chat_id, "message_id": b.message_id},
-                         status="waiting", attempts=0, not_before=now, updated_at=now) for m in members]
+                         status="waiting", attempts=0, not_before=now, updated_at=now, created_at=now)
+                    for m in members]
             if rows:
                 c.execute(insert(s.outbox), rows)
             c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id).values(
@@ -786,3 +1025,135 @@ class Store:
             for status, name, ext in c.execute(q).all():
                 out.setdefault(status, []).append(name or ext)
         return out
+
+    # ------------------------------------------------------------------ durable update inbox
+
+    def inbox_put(self, update_id: int, chat_key: str, payload: dict[str, Any], now: datetime) -> bool:
+        """Store an update before it is confirmed to Telegram. False: already stored (a redelivery).
+
+        `chat_key` orders processing: one key's updates are handed out one at a time, in
+        `update_id` order. Use `f"{channel}:{user id}"` (the learner), or the chat for updates
+        without a user.
+        """
+        stmt = _INSERT_DO_NOTHING[self.dialect](s.update_inbox).values(
+            update_id=update_id, chat_key=chat_key[:64], payload=payload, received_at=now, state="new",
+            attempts=0).on_conflict_do_nothing(index_elements=[s.update_inbox.c.update_id]).returning(
+            s.update_inbox.c.id)
+        with self.tx() as c:
+            return c.execute(stmt).first() is not None
+
+    def inbox_claim(self, now: datetime, lease: timedelta, limit: int = 16, *,
+                    owner: str | None = None) -> list[InboxItem]:
+        """Take up to `limit` updates to process: for each chat key only its oldest unfinished one.
+
+        An update is processable when it is new (or its claim's lease ran out: a crash) and no
+        earlier update of its key is unfinished, so one learner's updates run in order, one at
+        a time, across every process. Two claimers never get the same update.
+        """
+        owner = owner or self.owner
+        i, j = s.update_inbox, aliased(s.update_inbox, name="earlier")
+        unfinished = ["new", "claimed"]
+        earlier = (select(j.c.id).where(j.c.chat_key == i.c.chat_key, j.c.state.in_(unfinished),
+                                        j.c.update_id < i.c.update_id).exists())
+        q = (select(i).where(or_(i.c.state == "new", and_(i.c.state == "claimed", i.c.claimed_until < now)), ~earlier)
+             .order_by(i.c.update_id).limit(limit))
+        if self.dialect == "postgresql":
+            q = q.with_for_update(of=i, skip_locked=True)
+        until = now + lease
+        with self.claim_tx() as c:
+            rows = c.execute(q).all()
+            if not rows:
+                return []
+            c.execute(update(i).where(i.c.id.in_([r.id for r in rows])).values(
+                state="claimed", owner=owner, claimed_until=until, attempts=i.c.attempts + 1))
+        return [replace(_inbox_item(r), state="claimed", owner=owner, claimed_until=until, attempts=r.attempts + 1)
+                for r in rows]
+
+    def inbox_renew(self, update_ids: Sequence[int], now: datetime, lease: timedelta, *,
+                    owner: str | None = None) -> list[int]:
+        """Extend our claims (a long engine call); returns the update ids still ours."""
+        if not update_ids:
+            return []
+        i = s.update_inbox
+        with self.tx() as c:
+            got = c.execute(update(i).where(i.c.update_id.in_(list(update_ids)), i.c.owner == (owner or self.owner),
+                                            i.c.state == "claimed").values(claimed_until=now + lease)
+                            .returning(i.c.update_id)).scalars().all()
+        return sorted(int(u) for u in got)
+
+    def inbox_done(self, update_id: int, now: datetime, *, owner: str | None = None) -> bool:
+        """The update's effects are written: erase it (payload and key), keeping a bare tombstone
+        so a redelivery of `update_id` is still ignored (`purge_stale` drops tombstones after a
+        day). False: the claim was no longer ours."""
+        i = s.update_inbox
+        with self.tx() as c:
+            return bool(c.execute(update(i).where(i.c.update_id == update_id, i.c.owner == (owner or self.owner),
+                                                  i.c.state == "claimed").values(
+                state="done", payload=None, chat_key="", owner=None, claimed_until=None, done_at=now)).rowcount)
+
+    def inbox_release(self, update_id: int, now: datetime, *, retry_at: datetime | None = None,
+                      owner: str | None = None) -> bool:
+        """Give a claimed update back unprocessed: claimable again at `retry_at` (default now).
+
+        Until then its key's later updates wait behind it (order is kept)."""
+        i = s.update_inbox
+        with self.tx() as c:
+            return bool(c.execute(update(i).where(i.c.update_id == update_id, i.c.owner == (owner or self.owner),
+                                                  i.c.state == "claimed").values(
+                owner=None, claimed_until=retry_at or now - timedelta(microseconds=1))).rowcount)
+
+    def inbox_unfinished(self) -> list[InboxItem]:
+        """Every update stored and not done, oldest first (replay at start-up; a backlog gauge)."""
+        i = s.update_inbox
+        with self._read() as c:
+            rows = c.execute(select(i).where(i.c.state.in_(["new", "claimed"])).order_by(i.c.update_id)).all()
+        return [_inbox_item(r) for r in rows]
+
+    def inbox_max_update_id(self) -> int | None:
+        """The highest update id ever stored (tombstones included): polling resumes after it."""
+        with self._read() as c:
+            value = c.execute(select(func.max(s.update_inbox.c.update_id))).scalar_one()
+        return int(value) if value is not None else None
+
+    # ------------------------------------------------------------------ shared send budget
+
+    def reserve_send_slots(self, now: datetime, rate: float, count: int = 1, *, name: str = "telegram",
+                           horizon: timedelta = timedelta(seconds=2)) -> list[datetime]:
+        """Book send slots on a schedule shared by every process (SEND_RATE across replicas).
+
+        Slots are `1/rate` apart on one timeline kept in `send_budget`, booked under a row lock,
+        so N processes together never exceed `rate`. Returns at least one slot time (wait until
+        each before sending); more, up to `count`, while they fall within `horizon` of the first.
+        A slot may lie in the future: the budget is busy or paused (`pause_sending`).
+        """
+        step = timedelta(seconds=1.0 / rate)
+        b = s.send_budget
+        ins = _INSERT_DO_NOTHING[self.dialect](b).values(name=name, next_at=now, updated_at=now)
+        q = select(b.c.next_at).where(b.c.name == name)
+        if self.dialect == "postgresql":
+            q = q.with_for_update()
+        with self.claim_tx() as c:
+            nxt = c.execute(q).scalar_one_or_none()
+            if nxt is None:
+                c.execute(ins.on_conflict_do_nothing(index_elements=[b.c.name]))
+                nxt = c.execute(q).scalar_one()
+            first = max(nxt, now)
+            n = max(1, min(count, 1 + int(horizon / step)))
+            slots = [first + k * step for k in range(n)]
+            c.execute(update(b).where(b.c.name == name).values(next_at=slots[-1] + step, updated_at=now))
+        return slots
+
+    def pause_sending(self, until: datetime, now: datetime, *, name: str = "telegram") -> None:
+        """Flood control (429 retry_after) or an API outage: no process sends before `until`."""
+        b = s.send_budget
+        q = select(b.c.next_at).where(b.c.name == name)
+        if self.dialect == "postgresql":
+            q = q.with_for_update()
+        with self.claim_tx() as c:
+            nxt = c.execute(q).scalar_one_or_none()
+            if nxt is None:
+                c.execute(_INSERT_DO_NOTHING[self.dialect](b).values(name=name, next_at=until, updated_at=now)
+                          .on_conflict_do_nothing(index_elements=[b.c.name]))
+                nxt = c.execute(q).scalar_one()
+            if until > nxt:
+                c.execute(update(b).where(b.c.name == name).values(next_at=until, updated_at=now))

@@ -45,6 +45,7 @@ POLL_EXPLANATION_MAX = 200
 MAX_FILE_BYTES = 1_000_000
 MAX_POINTS = 8
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
+LEVELS = (1, 2, 3)  # optional `level:` on a question: recall, explain/apply, scenario/evaluate
 # Inline buttons carry an option's text; keep it readable on a phone.
 BUTTON_OPTION_MAX = 200
 
@@ -79,6 +80,13 @@ class Question:
     answer: int | None = None
     unit: str = ""
     source: str = ""  # "file:line", for messages
+    # 1 = definition or recall, 2 = explain or apply, 3 = scenario or evaluate.
+    # Optional in the YAML; when absent it follows the type (choice 1, free text 2).
+    level: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.level:
+            object.__setattr__(self, "level", 1 if self.type is QuestionType.CHOICE else 2)
 
     @property
     def is_choice(self) -> bool:
@@ -177,6 +185,32 @@ class _Collector:
         self.problems.append(f"{where} {path}: {message}" if path else f"{where}: {message}")
 
 
+class _NoAliases(Exception):
+    """An anchor (&name) or alias (*name): refused, so nothing expands exponentially or loops."""
+
+    def __init__(self, mark: yaml.Mark, what: str) -> None:
+        super().__init__(what)
+        self.line = mark.line + 1
+        self.what = what
+
+
+class _SafeNoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases while composing (one pass, before any expansion).
+
+    A 549-byte "billion laughs" file otherwise takes exponential time to walk, and `x: &a [*a]`
+    is a node that contains itself. Question files never need either: write the value out.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _NoAliases(event.start_mark, f"alias *{event.anchor}")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _NoAliases(event.start_mark, f"anchor &{anchor}")
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
 def _to_nodes(node: yaml.Node, loader: yaml.SafeLoader, out: _Collector, path: str) -> _Node:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -228,13 +262,19 @@ def _read_yaml(path: Path, out: _Collector) -> _Node | None:
     if not text.strip() or all(l.strip().startswith("#") or not l.strip() for l in text.splitlines()):
         out.add(None, "", "file is empty")
         return None
-    loader = yaml.SafeLoader(text)
+    loader = _SafeNoAliasLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             out.add(None, "", "file is empty")
             return None
         return _to_nodes(root, loader, out, "")
+    except _NoAliases as exc:
+        out.add(exc.line, "", f"YAML anchors and aliases are not allowed ({exc.what}); write the value out in full")
+        return None
+    except RecursionError:
+        out.add(None, "", "YAML nested too deeply")
+        return None
     except yaml.MarkedYAMLError as exc:
         # The context mark is where the broken construct starts (an unclosed bracket's line);
         # the problem mark is where the parser gave up (often the end of the file).
@@ -257,7 +297,7 @@ def _read_yaml(path: Path, out: _Collector) -> _Node | None:
 
 
 _TOPIC_KEYS = {"topic", "title", "unit", "questions"}
-_COMMON_Q_KEYS = {"id", "type", "prompt", "explanation", "unit"}
+_COMMON_Q_KEYS = {"id", "type", "prompt", "explanation", "unit", "level"}
 _FREE_KEYS = _COMMON_Q_KEYS | {"marking_points", "pass_mark", "model_answer"}
 _CHOICE_KEYS = _COMMON_Q_KEYS | {"options", "answer"}
 _POINT_KEYS = {"id", "text", "accept"}
@@ -367,6 +407,13 @@ def _question(qnode: _Node, index: int, topic: str, unit: str, out: _Collector) 
     prompt = _text(m, "prompt", out, "", qnode.line, required=True, label=label)
     explanation = _text(m, "explanation", out, "", qnode.line, required=False, label=label)
     q_unit = _text(m, "unit", out, "", qnode.line, required=False, label=label) or unit
+    level = 0
+    if "level" in m:
+        lv = _int(m["level"], out, f"{label}level")
+        if lv is not None and lv not in LEVELS:
+            out.add(m["level"].line, f"{label}level", f"must be 1 (recall), 2 (explain or apply) or 3 (scenario or evaluate), got {lv}")
+        elif lv is not None:
+            level = lv
 
     points: list[MarkingPoint] = []
     pass_mark: int | None = None
@@ -454,6 +501,7 @@ def _question(qnode: _Node, index: int, topic: str, unit: str, out: _Collector) 
         answer=answer,
         unit=q_unit,
         source=f"{out.display}:{qnode.line}",
+        level=level,
     )
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 __all__ = ["next_fire", "parse_time", "resolve_timezone", "interval_days", "LATE_LIMIT", "QUIET_HOURS",
-           "reminder_text", "BACKOFF_AFTER"]
+           "reminder_text", "BACKOFF_AFTER", "reminder_drop_reason"]
 
 LATE_LIMIT = timedelta(hours=2)  # after downtime: send if less late than this, else skip to next day
 BACKOFF_AFTER = 3  # reminders in a row with no activity before backing off
@@ -62,6 +62,25 @@ def parse_time(text: str) -> time | None:
 
 def in_quiet_hours(t: time) -> bool:
     return QUIET_HOURS[0] <= t < QUIET_HOURS[1]
+
+
+def reminder_drop_reason(fire_at: datetime, now: datetime, tz: str, *,
+                         late_limit: timedelta = LATE_LIMIT) -> str | None:
+    """Why a queued reminder must not go out now ("late" or "quiet hours"), or None to send it.
+
+    For outbox rows left over from downtime or slowed by retries: a reminder more than
+    `late_limit` past its time, or one that would arrive in the learner's quiet hours, is
+    dropped (and logged by the caller), never sent at 3 a.m. An unknown zone counts as UTC.
+    """
+    if now - fire_at > late_limit:
+        return "late"
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    if in_quiet_hours(now.astimezone(zone).time()):
+        return "quiet hours"
+    return None
 
 
 @lru_cache(maxsize=1)
