@@ -682,6 +682,8 @@ class Matcher:
             keys = []  # "a valid example of X": only an example earns it, not naming X
         quantities = tuple(dict.fromkeys(k.quantity for k in all_keys
                                          if k.quantity and not k.neg and not k.quantity.startswith("n:")))
+        # the prompt's sentences, and each two adjacent ones (an answer's pairs are read together)
+        prompt_reads = prompt_sentences + [a + b for a, b in zip(prompt_sentences, prompt_sentences[1:])]
         accepts = []
         for phrase in alternatives:
             pk = self._keys(c, phrase)
@@ -690,7 +692,7 @@ class Matcher:
             own = [k for k in pk if k.stem not in prompt_stems]
             if own and len(pk) > len(own) and 2 * len(own) >= len(pk) and not all(k.common for k in own):
                 pk = own  # the learner need not repeat the question's words (but one common word is no idea)
-            if any(_find(tuple(pk), ps, literal=len(pk) == 1) for ps in prompt_sentences):
+            if any(_find(tuple(pk), ps, literal=len(pk) == 1) for ps in prompt_reads):
                 continue  # the prompt itself says this: echoing it earns nothing
             name_only = all(k.parts for k in pk) and any(not k.parts and not k.common for k in keys)
             accepts.append(_Phrase(tuple(pk), phrase, name_only))
