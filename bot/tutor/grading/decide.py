@@ -46,7 +46,7 @@ class Grader:
     or onnxruntime is missing: then the lexical path, with a warning), or `False` for none."""
 
     def __init__(self, glossary: Glossary = Glossary(), lexicon: Lexicon | None = None,
-                 model: object | None = False) -> None:
+                 model: object | None = None) -> None:
         self.glossary = glossary
         self.vocab: Vocab = Vocab.of(lexicon) if lexicon is not None else default_vocab()
         self.matcher = Matcher(glossary, self.vocab)

@@ -224,6 +224,21 @@ def _echo(reading: Reading, s: _Sentence) -> bool:
     return sum(1 for t in words if t.stem in prompt) >= 0.8 * len(words)
 
 
+def _negates_a_claim(reading: Reading, n: int, s: _Sentence) -> bool:
+    """A claim word of the point or of its accept phrases said with the opposite polarity (in a
+    negation's scope: "you don't need to tell anyone"), and not also said plainly."""
+    cp = reading.compiled.points[n]
+    keys = [k for k in cp.keys if not k.parts and not k.quantity and not k.common]
+    keys += [k for ph in cp.accepts for k in ph.keys if not k.parts and not k.quantity and not k.common]
+    negated = False
+    for k in keys:
+        if (k.stem, k.neg) in s.index.stems:
+            return False
+        if (k.stem, not k.neg) in s.index.stems:
+            negated = True
+    return negated
+
+
 def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> str:
     """The first guard that objects to `s` earning point `n` (proposed by `stage`), or ""."""
     if stage == "model":
@@ -233,9 +248,9 @@ def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> 
             return "minimum-content"
         if _echo(reading, s):
             return "echo"
-        if _contradicts(reading.matcher.v, reading.compiled.points[n], s):
+        if _contradicts(reading.matcher.v, reading.compiled.points[n], s) or _negates_a_claim(reading, n, s):
             return "negation"
-    if rule != "term" and swapped_definition(reading, n, s):
+    if not (rule.endswith("term") and s.is_list) and swapped_definition(reading, n, s):
         return "swapped-definition"
     got = numbers(reading, n, s)
     if got:
