@@ -3,8 +3,8 @@
 `objection(reading, n, sentence, rule, stage)` returns the name of the first guard that objects
 to `sentence` earning point `n`, or "". Each guard is general (no question ids, no sentences):
 
-- `swapped-definition`: the point defines a term ("Adherence is ...", "G is Goal: ...") and other
-  points of the question define other terms; the point's claim words in the sentence are said of
+- `swapped-definition`: the point defines a term the prompt asks about ("Adherence is ...",
+  "G is Goal: ...") and other points of the question define other such terms; the point's claim words in the sentence are said of
   one of those other terms ("occupancy is how closely agents keep to the schedule").
 - `wrong-number`: the point states a quantity (72 hours, one month, 80%) and the sentence states
   a different one of the same kind, not the point's ("within 30 days").
@@ -92,7 +92,10 @@ def _facts(reading: Reading) -> _QuestionFacts:
         else:
             name = _subject(text)
         toks = [t for t in m._tokens(c, name) if t.gloss >= 0 or (t.surface.isalnum() and t.surface not in v.stopwords)] if name else []
-        raw.append(toks or None)
+        # a term the question asks about (the prompt names it), not a person ("the customer")
+        asked = any((t.gloss >= 0 and t.gloss in c.prompt_glosses) or (t.gloss < 0 and t.stem in c.prompt_stems
+                    and t.surface not in v.people and t.stem not in v.common) for t in toks)
+        raw.append(toks if toks and asked else None)
     # words shared by every term ("indicators" in leading/lagging indicators) tell them apart not
     named = [r for r in raw if r]
     shared = set.intersection(*({t.stem for t in r} for r in named)) if len(named) >= 2 else set()
