@@ -52,6 +52,7 @@ class Settings:
     db_busy_timeout: float = 30.0
     retention_days: int = 730  # inactive learners are erased after this many days (0: never)
     outbox_retry_hours: float = 2.0  # keep retrying Telegram 5xx/network errors this long
+    log_libraries: bool = False  # LOG_LIBRARIES=1: let PTB/httpx/SQLAlchemy log at DEBUG too
 
     @property
     def telegram_api_base_url(self) -> str | None:
@@ -195,6 +196,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             return
         values[attr] = val
 
+    libs = get("LOG_LIBRARIES")
+    if libs is not None:
+        if libs.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            problems.append(f"LOG_LIBRARIES: expected 1 or 0, got {libs!r}")
+        values["log_libraries"] = libs.lower() in ("1", "true", "yes")
+
     number("WEBHOOK_PORT", "webhook_port", int, 1, 65535)
     number("SEND_RATE", "send_rate", float, 0.1, 1000)
     number("DESIRED_RETENTION", "desired_retention", float, 0.7, 0.99)
@@ -230,10 +237,46 @@ def _bot_api_root(url: str, problems: list[str]) -> str:
     return root
 
 
+# Libraries that log personal data or the bot token at DEBUG: whole updates and the API URL
+# with the token (telegram), request lines (httpx, httpcore), SQL (sqlalchemy).
+_CHATTY_LIBRARIES = ("telegram", "httpx", "httpcore", "sqlalchemy", "apscheduler")
+
+
+class _RedactToken(logging.Filter):
+    """Replaces the bot token wherever it would appear in a log line (URLs, reprs, tracebacks)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
-    """Log to stderr at the configured level; quiet the HTTP client's per-request lines."""
+    """Log to stderr at the configured level, keeping personal data and the token out.
+
+    The HTTP client's per-request lines stay at WARNING, and at LOG_LEVEL=DEBUG the chatty
+    libraries stay at INFO unless LOG_LIBRARIES=1; the bot token is redacted from every line.
+    """
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if settings.log_level == "DEBUG" and not settings.log_libraries:
+        for name in _CHATTY_LIBRARIES:
+            if name != "httpx":
+                logging.getLogger(name).setLevel(logging.INFO)
+    if settings.telegram_bot_token:
+        redact = _RedactToken(settings.telegram_bot_token)
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, _RedactToken) for f in handler.filters):
+                handler.addFilter(redact)

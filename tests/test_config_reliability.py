@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, configure_logging, load_settings
 from bot.errors import ConfigError
 
 TOKEN = "123:abc"
@@ -82,3 +84,51 @@ def test_database_timeouts_and_retention_have_sane_defaults_and_are_settable() -
 def test_bad_timeouts_and_retention_are_listed() -> None:
     found = problems(DB_CONNECT_TIMEOUT="0", DB_STATEMENT_TIMEOUT="soon", RETENTION_DAYS="-1")
     assert [p.split(":")[0] for p in found] == ["DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT", "RETENTION_DAYS"]
+
+
+def _fresh_root() -> tuple[list[logging.Handler], int, dict[str, int]]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in
+                                             ("telegram", "httpx", "httpcore", "sqlalchemy", "apscheduler")})
+    root.handlers = []
+    return saved
+
+
+def _restore(saved: tuple[list[logging.Handler], int, dict[str, int]]) -> None:
+    root = logging.getLogger()
+    root.handlers, level, names = saved[0], saved[1], saved[2]
+    root.setLevel(level)
+    for n, lv in names.items():
+        logging.getLogger(n).setLevel(lv)
+
+
+def test_debug_keeps_libraries_quiet_and_the_token_out_of_every_line(capsys: pytest.CaptureFixture[str]) -> None:
+    token = "123456:SECRETtokenXYZ"
+    saved = _fresh_root()
+    try:
+        configure_logging(settings(TELEGRAM_BOT_TOKEN=token, LOG_LEVEL="DEBUG"))
+        logging.getLogger("telegram.ext.ExtBot").debug("Set Bot API URL: http://x/bot%s", token)
+        logging.getLogger("telegram.ext.Updater").debug("update: %s", {"from": {"first_name": "Amira"}})
+        logging.getLogger("bot.channels").info("calling http://x/bot%s/getMe", token)
+        try:
+            raise RuntimeError(f"http://x/bot{token}/sendMessage failed")
+        except RuntimeError:
+            logging.getLogger("bot.sender").exception("send failed")
+        logging.getLogger("bot.tutor").debug("our own debug line")
+    finally:
+        for h in logging.getLogger().handlers:
+            h.flush()
+        _restore(saved)
+    err = capsys.readouterr().err
+    assert token not in err and "<token>" in err
+    assert "Amira" not in err and "Set Bot API URL" not in err
+    assert "our own debug line" in err
+
+
+def test_log_libraries_opt_in() -> None:
+    saved = _fresh_root()
+    try:
+        configure_logging(settings(LOG_LEVEL="DEBUG", LOG_LIBRARIES="1"))
+        assert logging.getLogger("telegram").getEffectiveLevel() == logging.DEBUG
+    finally:
+        _restore(saved)
