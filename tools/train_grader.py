@@ -188,7 +188,7 @@ def _temperature(z: np.ndarray, y: np.ndarray) -> float:
 @dataclass
 class Budget:
     min_precision: float = 0.9
-    hint_precision: float = 0.35
+    hint_precision: float = 0.5
     min_hint: float = 0.25
 
 
