@@ -46,6 +46,7 @@ _DEFINING_VERBS = frozenset("""
 is are means mean measures measure shows show tracks track predicts predict tells tell gives give
 counts count records record looks describes describe covers cover compares compare asks ask
 explores explore focuses focus captures capture reflects reflect indicates indicate refers
+sets set states state explains explain defines define says say lists list
 """.split())
 _ARTICLES = frozenset("a an the".split())
 _NOT_TERMS = frozenset("it this that they there you we he she which what who one".split())
