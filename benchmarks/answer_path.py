@@ -27,7 +27,9 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store import schema as s  # noqa: E402
 from bot.tutor.bank import load_bank  # noqa: E402
-from bot.tutor.engine import Answer, AskQuestion, Engine, Next, Who  # noqa: E402
+from bot.tutor.actions import Answer, Next, Who  # noqa: E402
+from bot.tutor.engine import Engine  # noqa: E402
+from bot.tutor.replies import AskQuestion  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

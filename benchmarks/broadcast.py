@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 async def run(recipients: int, rate: float) -> None:
+    from bot.app import outbox_extension
     from bot.channels.telegram import build_application
-    from bot.channels.telegram_outbox import install_outbox
     from bot.config import load_settings
     from bot.tutor.bank import load_bank
     from bot.tutor.engine import Engine
@@ -48,7 +48,7 @@ async def run(recipients: int, rate: float) -> None:
                            telegram_base_url=fake.url, send_rate=rate)
         engine = Engine(load_bank(Path(__file__).resolve().parent.parent / "content"), store,
                         clock=lambda: datetime.now(timezone.utc))
-        app = build_application(settings, engine, store, extensions=[install_outbox])
+        app = build_application(settings, engine, extensions=[outbox_extension(settings, store)])
         start = time.perf_counter()
         assert store.start_broadcast(bid, now) == recipients
         async with running(app):

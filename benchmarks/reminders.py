@@ -16,7 +16,7 @@ from datetime import timedelta
 from _bulk import T0, add_learners, throwaway_store  # type: ignore[import-not-found]
 from sqlalchemy import insert
 
-from bot.reminders import ReminderSweeper
+from bot.runtime.reminders import ReminderSweeper
 from bot.store import schema as s
 
 
@@ -57,7 +57,7 @@ async def sender_benchmark(n: int, rate: float) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.fakebot import FakeBotAPI, RateLimit
 
-    from bot.sender import Outcome, PacedSender
+    from bot.runtime.sender import Outcome, PacedSender
 
     fake = await FakeBotAPI(rate_limit=RateLimit(overall=30, per_chat=1)).start()
     from telegram import Bot

@@ -120,7 +120,7 @@ def _redact(url: str) -> str:
 
 
 def _cmd_shell(args: argparse.Namespace) -> int:
-    from bot.channels.shell import run_shell
+    from bot.app import run_shell
 
     return run_shell(_settings(), user=args.user, db=args.db, tutor=args.tutor)
 
@@ -134,7 +134,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from bot.channels.telegram import run_bot
+    from bot.app import run_bot
 
     return run_bot(settings)
 
@@ -145,7 +145,7 @@ def _cmd_try(args: argparse.Namespace) -> int:
     if settings.telegram_bot_token:
         return _cmd_run(args)
     print("No TELEGRAM_BOT_TOKEN set: starting the terminal shell on the bundled content.\n")
-    from bot.channels.shell import run_shell
+    from bot.app import run_shell
 
     return run_shell(settings, user=None, db=None, tutor=False)
 

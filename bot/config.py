@@ -44,7 +44,6 @@ class Settings:
     send_rate: float = 25.0
     desired_retention: float = 0.9
     new_per_day: int = 10
-    engine_workers: int | None = None  # None: workers() decides
     # Database timeouts in seconds (PostgreSQL: connect, statement, lock; SQLite: busy wait).
     db_connect_timeout: float = 5.0
     db_statement_timeout: float = 15.0
@@ -72,20 +71,6 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-    def workers(self, cpus: int | None = None) -> int:
-        """Engine worker processes for the bot (0: threads in the bot's own process).
-
-        Unless ENGINE_WORKERS says: none on one core; with more, one on SQLite (one writer at
-        a time) and two to four on PostgreSQL (an engine there mostly waits for the database,
-        so two share a core well), leaving a core for the event loop from four cores up.
-        """
-        if self.engine_workers is not None:
-            return self.engine_workers
-        cpus = cpus or os.cpu_count() or 1
-        if cpus < 2:
-            return 0
-        return 1 if self.is_sqlite else max(2, min(4, cpus - 1))
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -206,7 +191,6 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     number("SEND_RATE", "send_rate", float, 0.1, 1000)
     number("DESIRED_RETENTION", "desired_retention", float, 0.7, 0.99)
     number("NEW_PER_DAY", "new_per_day", int, 0, 1000)
-    number("ENGINE_WORKERS", "engine_workers", int, 0, 64)
     number("DB_CONNECT_TIMEOUT", "db_connect_timeout", float, 1, 300)
     number("DB_STATEMENT_TIMEOUT", "db_statement_timeout", float, 0.1, 3600)
     number("DB_LOCK_TIMEOUT", "db_lock_timeout", float, 0.1, 3600)

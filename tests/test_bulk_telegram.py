@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import insert
 
+from bot.app import outbox_extension
 from bot.channels.telegram import build_application
-from bot.channels.telegram_outbox import install_outbox
 from bot.config import Settings
 from bot.store import Store
 from bot.store import schema as s
@@ -47,8 +47,9 @@ def db(sqlite_url: str) -> Iterator[Store]:
 def app_for(fake: FakeBotAPI, store: Store, bank: QuestionBank, clock: Any, rate: float = 100.0) -> Any:
     settings = Settings(telegram_bot_token=fake.token, telegram_base_url=fake.url, send_rate=rate,
                         tutor_admin_ids=frozenset({TUTOR.id}))
-    engine = Engine(bank, store, clock=clock, admins={("telegram", str(TUTOR.id))})
-    return build_application(settings, engine, store, extensions=[install_outbox])
+    engine = Engine(bank, store, clock=clock, admins={("telegram", str(TUTOR.id))},
+                    link_base="https://t.me/tutor_test_bot?start=")
+    return build_application(settings, engine, extensions=[outbox_extension(settings, store, clock)])
 
 
 async def run_job(app: Any, name: str) -> None:

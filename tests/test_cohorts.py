@@ -8,11 +8,15 @@ import pytest
 
 from bot.store import Store
 from bot.store import schema as s
-from bot.tutor.cohorts import (
-    AddTutor, BroadcastCancel, BroadcastConfirm, BroadcastPick, BroadcastStart, BroadcastStarted, CloseCohort,
-    Dashboard, DashboardData, Join, Leave, ListCohorts, MyCohorts, NewCohort, RemoveTutor, RotateCode, new_join_code,
+from bot.tutor.actions import (
+    AddTutor, Answer, BroadcastCancel, BroadcastConfirm, BroadcastPick, BroadcastStart, CloseCohort, ConfirmForget,
+    Dashboard, Join, Leave, ListCohorts, MyCohorts, NewCohort, Next, NotText, Override, RemoveTutor, RotateCode, Start,
+    Who,
 )
-from bot.tutor.engine import Answer, ConfirmForget, Engine, Message, Next, NotText, Override, Start, Who, parse_command
+from bot.tutor.commands import parse_command
+from bot.tutor.desk import new_join_code
+from bot.tutor.engine import Engine
+from bot.tutor.replies import BroadcastStarted, DashboardData, Message
 
 from tests.conftest import Clock
 from tests.test_engine import small_bank
@@ -133,7 +137,9 @@ def test_broadcast_flow_queues_one_outbox_row_per_member(engine: Engine, store: 
     assert "Send me the message" in text(engine.handle(TUTOR, BroadcastPick(cid)))
     preview = engine.handle(TUTOR, NotText("photo", ref=(2, 777)))[0]
     assert isinstance(preview, Message) and "5 learners" in preview.text
-    bid = int(preview.buttons[0][0].action.split(":")[1])
+    confirm = preview.buttons[0][0].action
+    assert isinstance(confirm, BroadcastConfirm)
+    bid = confirm.broadcast_id
     assert "only for tutors" in text(engine.handle(OTHER, BroadcastConfirm(bid)))  # not theirs
     started = engine.handle(TUTOR, BroadcastConfirm(bid))[0]
     assert isinstance(started, BroadcastStarted) and started.recipients == 5
@@ -150,7 +156,7 @@ def test_cancelled_broadcast_sends_nothing(engine: Engine, store: Store) -> None
     engine.handle(LEARNER, Join(code))
     engine.handle(TUTOR, BroadcastPick(cid))
     preview = engine.handle(TUTOR, Answer("Mock exam on Friday!", ref=(2, 10)))[0]
-    bid = int(preview.buttons[0][1].action.split(":")[1])  # type: ignore[union-attr]
+    bid = preview.buttons[0][1].action.broadcast_id  # type: ignore[union-attr]
     assert "nothing was sent" in text(engine.handle(TUTOR, BroadcastCancel(bid)))
     assert store.outbox_counts() == {}
 
@@ -179,7 +185,7 @@ def test_forget_removes_memberships_and_outbox_rows(engine: Engine, store: Store
     cid, code = cohort_of(engine, TUTOR)
     engine.handle(LEARNER, Join(code))
     engine.handle(TUTOR, BroadcastPick(cid))
-    bid = int(engine.handle(TUTOR, Answer("hi", ref=(2, 1)))[0].buttons[0][0].action.split(":")[1])  # type: ignore[union-attr]
+    bid = engine.handle(TUTOR, Answer("hi", ref=(2, 1)))[0].buttons[0][0].action.broadcast_id  # type: ignore[union-attr]
     engine.handle(TUTOR, BroadcastConfirm(bid))
     for i in range(6):
         engine.handle(LEARNER, Join(f"bad{i}"))

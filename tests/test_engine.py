@@ -11,36 +11,41 @@ from hypothesis import strategies as st
 
 from bot.store import Store
 from bot.tutor.bank import MarkingPoint, Question, QuestionBank, QuestionType, Topic
-from bot.tutor.engine import (
-    Answer, AskQuestion, Chart, Choose, ConfirmForget, Document, Engine, Extra, Feedback, Forget, Help,
-    Message, Next, NotText, Override, Start, Stats, Stop, ToggleTopic, Topics, Unknown, Who, parse_button,
-    parse_command, question_key,
+from bot.tutor import buttons
+from bot.tutor.actions import (
+    Answer, CancelForget, Choose, ConfirmForget, Extra, Forget, Help, Next, NotText, Override, Remind, Start, Stats,
+    Stop, ToggleTopic, Topics, Unknown, Who, question_key,
 )
-from bot.tutor.srs import day_bounds, learner_day, streaks
+from bot.tutor.commands import parse_command
+from bot.tutor.engine import Engine
+from bot.tutor.replies import AskQuestion, Chart, Document, Feedback, Message
+from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, streaks
 
 from tests.conftest import Clock
 
 ANN = Who("shell", "ann", "Ann")
 
 
-def free(qid: str, topic: str, *points: tuple[str, str]) -> Question:
+def free(qid: str, topic: str, *points: tuple[str, str], level: int = 0) -> Question:
     mps = tuple(MarkingPoint(pid, text) for pid, text in points)
     return Question(qid, topic, QuestionType.FREE_TEXT, f"Question {qid}: explain the idea.", mps,
-                    model_answer=" ".join(t for _, t in points), explanation="Because.", unit="U")
+                    model_answer=" ".join(t for _, t in points), explanation="Because.", unit="U", level=level)
 
 
-def choice(qid: str, topic: str) -> Question:
+def choice(qid: str, topic: str, level: int = 0) -> Question:
     return Question(qid, topic, QuestionType.CHOICE, f"Pick for {qid}", options=("Alpha", "Bravo", "Charlie"),
-                    answer=1, explanation="Bravo it is.", unit="U")
+                    answer=1, explanation="Bravo it is.", unit="U", level=level)
 
 
 def small_bank() -> QuestionBank:
-    a = (free("a1", "ta", ("refund", "Offer the customer a full refund."), ("apology", "Apologise to the customer sincerely.")),
+    # a1 is a foundation (level 1), so every learner meets it first; b3 is a harder choice than a3.
+    a = (free("a1", "ta", ("refund", "Offer the customer a full refund."), ("apology", "Apologise to the customer sincerely."),
+              level=1),
          free("a2", "ta", ("escalate", "Escalate the complaint to a manager.")),
          choice("a3", "ta"))
     b = (free("b1", "tb", ("ico", "Report the breach to the regulator quickly.")),
          free("b2", "tb", ("record", "Record the call details on the system.")),
-         choice("b3", "tb"))
+         choice("b3", "tb", level=2))
     return QuestionBank((Topic("ta", "Topic A", "U", a), Topic("tb", "Topic B", "U", b)))
 
 
@@ -56,9 +61,10 @@ def ask(replies: list) -> AskQuestion:  # type: ignore[type-arg]
 
 
 def answer_right(engine: Engine, who: Who = ANN) -> Feedback | Message:
-    q = ask(engine.handle(who, Next())).question
-    if q.is_choice:
-        return engine.handle(who, Choose(question_key(q.id), q.answer or 0))[0]  # type: ignore[return-value]
+    asked = ask(engine.handle(who, Next()))
+    q = asked.question
+    if q.is_choice:  # the learner taps where the keyed option is shown to them
+        return engine.handle(who, Choose(question_key(q.id), asked.answer_position or 0))[0]  # type: ignore[return-value]
     return engine.handle(who, Answer(q.model_answer))[0]  # type: ignore[return-value]
 
 
@@ -66,7 +72,7 @@ def test_start_welcomes_mentions_privacy_and_asks_the_first_question(engine: Eng
     replies = engine.handle(ANN, Start())
     assert isinstance(replies[0], Message) and "/privacy" in replies[0].text
     offer = replies[1]
-    assert isinstance(offer, Message) and "remind:18:00" in [b.action for row in offer.buttons for b in row]
+    assert isinstance(offer, Message) and Remind("18:00") in [b.action for row in offer.buttons for b in row]
     assert ask(replies).header.startswith("New question")
 
 
@@ -82,13 +88,14 @@ def test_a_free_text_answer_is_marked_point_by_point(engine: Engine) -> None:
 def test_new_questions_mix_topics_and_stop_at_the_daily_limit(engine: Engine, clock: Clock) -> None:
     seen = []
     for _ in range(3):
-        q = ask(engine.handle(ANN, Next())).question
+        asked = ask(engine.handle(ANN, Next()))
+        q = asked.question
         seen.append(q.topic)
         engine.handle(ANN, Answer(q.model_answer) if not q.is_choice else Choose(question_key(q.id), 1))
-    assert seen == ["ta", "tb", "ta"]
+    assert seen == ["ta", "tb", "ta"]  # a1 (the foundation), the other topic, then a choice (a3 before b3)
     done = engine.handle(ANN, Next())[0]
     assert isinstance(done, Message) and "All done for now" in done.text
-    assert [b.action for row in done.buttons for b in row][0] == "extra:"
+    assert [b.action for row in done.buttons for b in row][0] == Extra()
 
 
 def test_due_reviews_come_first_most_overdue_first(engine: Engine, clock: Clock, store: Store) -> None:
@@ -168,24 +175,36 @@ def test_foreign_and_stale_overrides_change_nothing(engine: Engine, store: Store
     assert isinstance(refused, Message) and "can't be changed" in refused.text
     assert isinstance(engine.handle(ANN, Override(999999))[0], Message)
     assert not store.get_review(fb.review_id).overridden
-    assert parse_button("override:abc") is None and parse_button("garbage") is None
+    assert buttons.decode("override:abc") is None and buttons.decode("garbage") is None
 
 
-def test_choice_answers_and_stale_choices(engine: Engine, store: Store) -> None:
-    engine.handle(ANN, Next()); engine.handle(ANN, Answer("apologise and refund"))  # a1
-    engine.handle(ANN, Next()); engine.handle(ANN, Answer("report it"))  # b1
-    q = ask(engine.handle(ANN, Next())).question  # a2
-    engine.handle(ANN, Stop())
-    stale = engine.handle(ANN, Choose(question_key("a3"), 1))[0]
+def test_choice_answers_and_stale_choices(store: Store, clock: Clock) -> None:
+    bank = QuestionBank((Topic("ta", "A", "U", (choice("c1", "ta"), choice("c2", "ta", level=2))),))
+    eng = Engine(bank, store, clock=clock)
+    asked = ask(eng.handle(ANN, Next()))
+    assert asked.question.id == "c1" and [b.action for row in asked.buttons for b in row] == [
+        Choose(question_key("c1"), pos) for pos in range(3)]  # buttons carry the position shown
+    assert [b.label for row in asked.buttons for b in row] == [f"{i + 1}. {o}" for i, o in enumerate(asked.options)]
+    wrong = eng.handle(ANN, Choose(question_key("c1"), asked.order.index(0)))[0]  # where "Alpha" is shown
+    assert isinstance(wrong, Message) and wrong.text.startswith("❌ Not quite. The answer is: Bravo") and wrong.toast
+    lid = store.find_learner("shell", "ann").id  # type: ignore[union-attr]
+    [review] = store.reviews(lid)
+    assert (review.question_id, review.kind, review.score, review.misses, review.answer) == (
+        "c1", "choice", 0.0, ("correct",), "Alpha")
+    again = eng.handle(ANN, Choose(question_key("c1"), 1))[0]  # the same button twice: answered already
+    assert isinstance(again, Message) and "already been answered or has expired" in again.text
+    assert ask(eng.handle(ANN, Next())).question.id == "c2"
+    eng.handle(ANN, Stop())
+    stale = eng.handle(ANN, Choose(question_key("c2"), 1))[0]  # stopped: the question has expired
     assert isinstance(stale, Message) and "already been answered or has expired" in stale.text
-    assert q.id == "a2"
+    assert len(store.reviews(lid)) == 1
 
 
 def test_typed_option_number_answers_a_choice_question(store: Store, clock: Clock) -> None:
     bank = QuestionBank((Topic("ta", "A", "U", (choice("c1", "ta"),)),))
     eng = Engine(bank, store, clock=clock)
-    ask(eng.handle(ANN, Next()))
-    reply = eng.handle(ANN, Answer("2"))[0]
+    asked = ask(eng.handle(ANN, Next()))
+    reply = eng.handle(ANN, Answer(str((asked.answer_position or 0) + 1)))[0]  # the number shown beside it
     assert isinstance(reply, Message) and reply.text.startswith("✅")
 
 
@@ -234,7 +253,7 @@ def test_privacy_export_and_forget(engine: Engine, store: Store) -> None:
     data = json.loads(doc.data)
     assert data["learners"][0]["external_id"] == "ann" and len(data["reviews"]) == 1
     confirm = engine.handle(ANN, Forget())[0]
-    assert isinstance(confirm, Message) and [b.action for row in confirm.buttons for b in row] == ["forget:yes", "forget:no"]
+    assert isinstance(confirm, Message) and [b.action for row in confirm.buttons for b in row] == [ConfirmForget(), CancelForget()]
     assert store.find_learner("shell", "ann") is not None  # nothing erased before confirming
     engine.handle(ANN, ConfirmForget())
     assert store.find_learner("shell", "ann") is None
@@ -299,9 +318,16 @@ def test_review_log_and_cards_stay_consistent(tmp_path_factory: pytest.TempPathF
             assert card.due == last.due_after
         else:
             assert card.due >= last.reviewed_at
-        # Each review starts from the state the previous one left (the log chains).
+        # Each review starts from the state the previous one left (the log chains): the first from a
+        # new card, the next from the previous review's card after its rating ("I was right": Good).
+        assert mine[0].card_before == Scheduler.new_card(qid, mine[0].reviewed_at)
         for prev, nxt in zip(mine, mine[1:]):
-            assert nxt.card_before is not None and nxt.reviewed_at >= prev.reviewed_at
+            assert prev.card_before is not None and prev.rating is not None and nxt.reviewed_at >= prev.reviewed_at
+            rating = Rating.Good if prev.overridden else Rating(prev.rating)
+            assert nxt.card_before == eng.scheduler.review(prev.card_before, rating, prev.reviewed_at)[0]
+        assert last.card_before is not None and last.rating is not None
+        rating = Rating.Good if last.overridden else Rating(last.rating)
+        assert card.card == eng.scheduler.review(last.card_before, rating, last.reviewed_at)[0]
     st_.close()
 
 

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import fsrs
 import pytest
 from sqlalchemy import func, insert, select, update
 
 from bot.store import Store, retry_backoff
 from bot.store import schema as s
-from bot.tutor.models import NewReview, Pending
+from bot.tutor.models import Pending, Review
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -25,10 +26,10 @@ def person(store: Store, ext: str, name: str = "", chat: int | None = None, at: 
                          chat_id=chat).id
 
 
-def review(lid: int, qid: str = "q1", answer: str = "an answer") -> NewReview:
-    return NewReview(learner_id=lid, question_id=qid, topic="kpis", kind="free_text", reviewed_at=T0, rating=3,
+def review(lid: int, qid: str = "q1", answer: str = "an answer") -> Review:
+    return Review(learner_id=lid, question_id=qid, topic="kpis", kind="free_text", reviewed_at=T0, rating=3,
                      score=1.0, hits=("a",), misses=(), answer=answer, extra=False, card_before=None,
-                     card_after={"x": 2}, due_after=T0 + timedelta(days=1))
+                     card_after=fsrs.Card(card_id=7, due=T0 + timedelta(days=1)), due_after=T0 + timedelta(days=1))
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def seed_everything(store: Store) -> dict[str, Any]:
     # Amira: cards, reviews, an override, pending, reminder, join attempt, settings, reminder outbox row
     store.set_pending(Pending(amira, "q1", "new", T0))
     rid = store.record_review(review(amira, "q1", answer="Amira's secret answer"))
-    store.record_override(rid, amira, "q1", {"x": 3}, T0 + timedelta(days=3), T0)
+    store.record_override(rid, amira, "q1", fsrs.Card(card_id=7, due=T0 + timedelta(days=3)), T0 + timedelta(days=3), T0)
     store.set_pending(Pending(amira, "q2", "new", T0, poll_id="poll-amira"))
     store.set_reminder(amira, "19:00", "Europe/London", T0)
     store.note_join_failure(amira, T0)
@@ -222,7 +223,7 @@ def test_double_confirm_across_two_processes_queues_a_broadcast_once(store: Stor
         bid = store.create_broadcast(cohort.id, tutor, T0)
         store.set_broadcast_message(bid, 10, 1, "hello")
         results = race(6, lambda k: stores[k % 2].start_broadcast(bid, T0))
-        assert sorted(results) == [-1] * 5 + [30]
+        assert sorted(results, key=lambda r: r or 0) == [None] * 5 + [30]
         assert store.outbox_counts(bid) == {"waiting": 30}
 
 

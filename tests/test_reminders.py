@@ -7,9 +7,11 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from bot.reminders import ReminderSweeper
+from bot.runtime.reminders import ReminderSweeper
 from bot.store import Store
-from bot.tutor.engine import Engine, Message, Next, Pause, Remind, Resume, SetTimezone, Who, Answer
+from bot.tutor.actions import Answer, Next, Pause, Remind, Resume, SetTimezone, Who
+from bot.tutor.engine import Engine
+from bot.tutor.replies import Message
 from bot.tutor.remind import interval_days, next_fire, parse_time, resolve_timezone
 
 from tests.conftest import Clock
@@ -115,7 +117,7 @@ def test_after_downtime_late_reminders_are_sent_once_or_skipped(engine: Engine, 
 def test_nothing_due_means_no_reminder_text(engine: Engine, store: Store, clock: Clock) -> None:
     lid = learner_id(store) if store.find_learner("telegram", "1001") else engine.learner(ANN).id
     msg = engine.reminder(lid)
-    assert msg is not None and "3 new questions" in msg.text and msg.buttons[0][0].action == "next:"
+    assert msg is not None and "3 new questions" in msg.text and msg.buttons[0][0].action == Next()
     for _ in range(3):  # do today's new questions, all right
         q = [r for r in engine.handle(ANN, Next()) if not isinstance(r, Message)][0].question  # type: ignore[union-attr]
         engine.handle(ANN, Answer(q.model_answer) if not q.is_choice else Answer(str((q.answer or 0) + 1)))

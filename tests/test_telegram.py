@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,14 +22,15 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
+from bot import app as composition
 from bot.channels import telegram as tg
 from bot.channels.telegram import build_application, webhook_options
-from bot.config import DEFAULT_CONTENT_DIR, Settings
+from bot.config import Settings
 from bot.store import Store
 from bot.store import schema as s
 from bot.tutor.bank import Question, QuestionBank
-from bot.tutor.engine import COMMANDS, Engine
-from bot.workers import ProcessRunner
+from bot.tutor.commands import COMMANDS
+from bot.tutor.engine import Engine
 from tests.fakebot import Call, FakeBotAPI, User, fakebot, running  # noqa: F401
 
 AMIRA = User(1001, "Amira", "Khan", username="amira")
@@ -59,7 +60,7 @@ def settings_for(fake: FakeBotAPI, **kw: Any) -> Settings:
 
 
 def make_app(fake: FakeBotAPI, store: Store, bank: QuestionBank, clock: Any, **kw: Any) -> Any:
-    return build_application(settings_for(fake), Engine(bank, store, clock=clock), store, **kw)
+    return build_application(settings_for(fake), Engine(bank, store, clock=clock), **kw)
 
 
 def learner_id(store: Store, user: User) -> int:
@@ -154,7 +155,7 @@ async def test_new_learner_whole_loop(fake: FakeBotAPI, store: Store, bank: Ques
         assert [label for label, _ in feedback.buttons] == ["Next ▶", "I was right", "Stop"]
         assert [d.split(":")[0] for _, d in feedback.buttons] == ["next", "override", "stop"]
         assert all(len(d.encode()) <= 64 for _, d in feedback.buttons)
-        assert "link_preview_options" not in feedback.params  # nothing to preview, nothing to switch off
+        assert feedback.params["link_preview_options"] == {"is_disabled": True}  # the Application's default
         assert len(store.reviews(learner_id(store, AMIRA))) == 1
 
         answer, [ask2] = await press(fake, AMIRA, "next:")
@@ -164,25 +165,30 @@ async def test_new_learner_whole_loop(fake: FakeBotAPI, store: Store, bank: Ques
     assert store.find_learner("telegram", str(AMIRA.id)).display_name == "Amira Khan"  # type: ignore[union-attr]
 
 
-async def test_whole_loop_with_the_engine_in_a_worker_process(fake: FakeBotAPI, sqlite_url: str,
-                                                             bank: QuestionBank) -> None:
-    """As `run_bot` runs it: the engine in a worker process, on the same database file as the bot."""
-    store = Store.open(sqlite_url)
-    try:
-        engine = Engine(bank, store, clock=lambda: datetime.now(timezone.utc))
-        runner = ProcessRunner(DEFAULT_CONTENT_DIR, sqlite_url, workers=1)
-        async with running(build_application(settings_for(fake), engine, store, runner=runner)):
-            assert runner.pids() and os.getpid() not in runner.pids()
-            await start(fake, AMIRA)
-            question = question_of(store, bank, AMIRA)
-            [feedback] = await say(fake, AMIRA, partial_answer(question))
-            assert f"✅ {question.marking_points[0].text}" in feedback.text and "Model answer:" in feedback.text
-            assert len(store.reviews(learner_id(store, AMIRA))) == 1
-            [hint] = await say(fake, AMIRA, "/nonsense")
-            assert "I don't know /nonsense" in hint.text
-        assert runner.pids() == []  # post_shutdown stopped the workers
-    finally:
-        store.close()
+async def test_engine_calls_run_in_the_engines_threads_not_on_the_event_loop(
+        fake: FakeBotAPI, db: Store, bank: QuestionBank) -> None:
+    """As `run_bot` runs it: every engine call (actions and channel events) in the engine's own threads."""
+    threads: list[str] = []
+
+    class Spy(Engine):
+        def handle(self, who: Any, action: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return super().handle(who, action)
+
+        def notice(self, event: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return super().notice(event)
+
+    engine = Spy(bank, db, clock=lambda: datetime.now(timezone.utc))
+    async with running(build_application(settings_for(fake), engine)):
+        await start(fake, AMIRA)
+        question = question_of(db, bank, AMIRA)
+        [feedback] = await say(fake, AMIRA, partial_answer(question))
+        assert f"✅ {question.marking_points[0].text}" in feedback.text and "Model answer:" in feedback.text
+        [hint] = await say(fake, AMIRA, "/nonsense")
+        assert "I don't know /nonsense" in hint.text
+    assert len(threads) >= 4 and all(name.startswith("engine") for name in threads), threads
+    assert threading.main_thread().name not in threads
 
 
 async def test_start_payload_reaches_the_engine(fake: FakeBotAPI, db: Store, bank: QuestionBank,
@@ -194,7 +200,7 @@ async def test_start_payload_reaches_the_engine(fake: FakeBotAPI, db: Store, ban
             seen.append(action)
             return super().handle(who, action)
 
-    app = build_application(settings_for(fake), Spy(bank, db, clock=clock), db)
+    app = build_application(settings_for(fake), Spy(bank, db, clock=clock))
     async with running(app):
         await start(fake, AMIRA, "/start cohort-ABC123")
     assert seen[0].payload == "cohort-ABC123"
@@ -207,14 +213,17 @@ async def test_choice_question_is_a_quiz_poll(fake: FakeBotAPI, db: Store, bank:
         [poll] = await say(fake, AMIRA, "/quiz", method="sendPoll")
         question = question_of(db, small, AMIRA)
         assert poll.params["type"] == "quiz" and poll.params["is_anonymous"] is False
-        assert poll.params["correct_option_ids"] == [question.answer]
+        # Options in this learner's order; the keyed one marked where it is shown.
+        shown = [o["text"] if isinstance(o, dict) else str(o) for o in poll.params["options"]]
+        [correct] = poll.params["correct_option_ids"]
+        assert sorted(shown) == sorted(question.options) and shown[correct] == question.options[question.answer or 0]
         assert poll.params["question"] == question.prompt  # plain text: polls have no parse mode
         lid = learner_id(db, AMIRA)
         await _until(lambda: getattr(db.get_pending(lid), "poll_id", None) == "poll-1")
 
         mark = fake.mark()
         assert question.answer is not None
-        fake.answer_poll(AMIRA, "poll-1", question.answer)
+        fake.answer_poll(AMIRA, "poll-1", correct)
         [verdict] = await fake.wait_for("sendMessage", chat_id=AMIRA.id, since=mark)
         assert "✅ Correct!" in verdict.text
         stats, _chart = await say(fake, AMIRA, "/stats", count=2, method=("sendMessage", "sendPhoto"))  # type: ignore[arg-type]
@@ -238,7 +247,8 @@ async def test_choice_too_long_for_a_poll_gets_buttons(fake: FakeBotAPI, db: Sto
         assert not fake.find("sendPoll")
         datas = [d for _, d in ask.buttons]
         assert len(datas) == len(long.options) and all(d.startswith("choose:") for d in datas)
-        toast, [verdict] = await press(fake, AMIRA, datas[long.answer or 0])
+        right = next(i for i, (label, _) in enumerate(ask.buttons) if label.endswith(long.options[long.answer or 0]))
+        toast, [verdict] = await press(fake, AMIRA, datas[right])
         assert "✅ Correct!" in verdict.text and "Correct" in toast.params.get("text", "")
 
 
@@ -438,7 +448,7 @@ async def test_webhook_checks_the_secret(fake: FakeBotAPI, db: Store, bank: Ques
     port = _free_port()
     settings = settings_for(fake, webhook_url=f"http://127.0.0.1:{port}/tg/hook", webhook_listen="127.0.0.1",
                             webhook_port=port, webhook_secret="s3cret_Token-1")
-    app = build_application(settings, Engine(bank, db, clock=clock), db)
+    app = build_application(settings, Engine(bank, db, clock=clock))
     options = webhook_options(settings)
     assert options["url_path"] == "tg/hook" and options["secret_token"] == "s3cret_Token-1"
     await app.initialize()
@@ -509,7 +519,7 @@ async def test_an_error_is_logged_and_the_learner_reassured(fake: FakeBotAPI, db
         def handle(self, who: Any, action: Any) -> Any:
             raise RuntimeError("grader exploded")
 
-    app = build_application(settings_for(fake), Broken(bank, db, clock=clock), db)
+    app = build_application(settings_for(fake), Broken(bank, db, clock=clock))
     with caplog.at_level(logging.ERROR, logger="bot.channels.telegram"):
         async with running(app):
             update_id = fake.send_text(AMIRA, "an answer")
@@ -553,12 +563,18 @@ def test_run_bot_wires_polling_and_webhook(monkeypatch: pytest.MonkeyPatch, tmp_
     """run_bot's choice of mode, without a network: run_polling / run_webhook are recorded."""
     from telegram.ext import Application
 
+    from bot.channels.telegram import app as tg_app
+
+    async def link_base(settings: Settings) -> str:
+        return "https://t.me/tutor_test_bot?start="
+
+    monkeypatch.setattr(tg_app, "deep_link_base", link_base)  # the one getMe before the engine is built
     ran: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(Application, "run_polling", lambda self, **kw: ran.append(("polling", kw)))
     monkeypatch.setattr(Application, "run_webhook", lambda self, **kw: ran.append(("webhook", kw)))
     base = dict(telegram_bot_token="123:ABC", database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    assert tg.run_bot(Settings(**base)) == 0  # type: ignore[arg-type]
-    assert tg.run_bot(Settings(**base, webhook_url="https://example.org/tg/abc", webhook_port=8443,  # type: ignore[arg-type]
+    assert composition.run_bot(Settings(**base)) == 0  # type: ignore[arg-type]
+    assert composition.run_bot(Settings(**base, webhook_url="https://example.org/tg/abc", webhook_port=8443,  # type: ignore[arg-type]
                                webhook_secret="sekret")) == 0
     assert ran[0][0] == "polling" and "poll_answer" in ran[0][1]["allowed_updates"]
     kind, kw = ran[1]

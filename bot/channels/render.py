@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.tutor.engine import AskQuestion, Feedback, Message
+from bot.tutor.replies import AskQuestion, Feedback, Message
 
 __all__ = ["message_text", "question_text", "feedback_text", "split_text", "TELEGRAM_TEXT_MAX"]
 
@@ -30,7 +30,7 @@ def question_text(a: AskQuestion, escape: Fmt = _plain, bold: Fmt = _plain, numb
     lines = [bold(escape(a.header)), "", escape(q.prompt)]
     if q.is_choice and numbered_options:
         lines.append("")
-        lines += [f"{i + 1}. {escape(o)}" for i, o in enumerate(q.options)]
+        lines += [f"{i + 1}. {escape(o)}" for i, o in enumerate(a.options)]  # in this learner's order
     elif not q.is_choice:
         lines += ["", "✍️ Type your answer in your own words."]
     return "\n".join(lines)
@@ -41,8 +41,10 @@ def feedback_text(f: Feedback, escape: Fmt = _plain, bold: Fmt = _plain) -> str:
     score = f"{m.earned}/{m.needed}" if m.earned <= m.needed else f"{m.earned} (needed {m.needed})"
     head = "Full marks! 🎉" if m.passed else ("Partly there." if m.earned else "Not this time.")
     lines = [f"{bold(escape(head))} Points: {score}", ""]
+    if f.shown:  # "I don't know — show me": nothing was marked, so no ✅/❌
+        lines = [bold(escape("Here's what the examiner looks for:")), ""]
     for p in m.points:
-        lines.append(f"{'✅' if p.earned else '❌'} {escape(p.point.text)}")
+        lines.append(f"{'•' if f.shown else '✅' if p.earned else '❌'} {escape(p.point.text)}")
     lines += ["", bold("Model answer:"), escape(f.question.model_answer)]
     if f.question.explanation:
         lines += ["", bold("Why:"), escape(f.question.explanation)]

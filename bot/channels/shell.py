@@ -1,27 +1,25 @@
-"""The tutor in a terminal: same engine and store, reads standard input (so it can be piped).
+"""The tutor in a terminal: the same engine, reading standard input (so a session can be piped).
 
 Buttons are numbered (`[1] Next  [2] I was right`); typing the number presses one.
+`bot.app.run_shell` builds the engine and runs a `Shell` over standard input.
 """
 
 from __future__ import annotations
 
-import getpass
-import sys
-from datetime import datetime, timezone
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TextIO
-
-from bot.config import Settings
-from bot.errors import ContentError
-from bot.tutor.cohorts import BroadcastStarted, DashboardData, MenuChange
-from bot.tutor.engine import (
-    Answer, AskQuestion, Button, Chart, Document, Engine, Feedback, Message, Reply, Who,
-    parse_button, parse_command,
-)
+from typing import TextIO, assert_never
 
 from bot.channels.render import feedback_text, message_text, question_text
+from bot.tutor.actions import Action, Answer, Who
+from bot.tutor.commands import parse_command
+from bot.tutor.engine import Engine
+from bot.tutor.replies import (
+    AskQuestion, BroadcastStarted, Button, Chart, DashboardData, Document, Feedback, Keyboard, MenuChange, Message,
+    Reply,
+)
 
-__all__ = ["Shell", "run_shell"]
+__all__ = ["Shell"]
 
 
 class Shell:
@@ -40,33 +38,39 @@ class Shell:
     def show(self, replies: list[Reply]) -> None:
         self.buttons = []
         for r in replies:
-            if isinstance(r, Message):
-                self.say(message_text(r))
-                self._buttons(r.buttons)
-            elif isinstance(r, AskQuestion):
-                self.say(question_text(r, numbered_options=False))
-                self._buttons(r.buttons)
-            elif isinstance(r, Feedback):
-                self.say(feedback_text(r))
-                self._buttons(r.buttons)
-            elif isinstance(r, Chart):
-                path = self._save(f"stats-{self.who.external_id}.png", _chart_png(r))
-                self.say(f"(chart saved to {path})")
-            elif isinstance(r, Document):
-                path = self._save(f"{self.who.external_id}-{r.filename}", r.data)
-                self.say(f"{r.caption} Saved to {path}")
-            elif isinstance(r, DashboardData):
-                from bot.charts import bars_png
+            match r:
+                case Message():
+                    self.say(message_text(r))
+                    self._buttons(r.buttons)
+                case AskQuestion():
+                    self.say(question_text(r, numbered_options=False))
+                    self._buttons(r.buttons)
+                case Feedback():
+                    self.say(feedback_text(r))
+                    self._buttons(r.buttons)
+                case Chart():
+                    from bot.channels.charts import stats_png  # matplotlib: only when a chart is shown
 
-                path = self._save(f"dashboard-{r.cohort}.png", bars_png(f"{r.cohort}: accuracy by topic", r.accuracy))
-                self.say(f"(chart saved to {path})")
-            elif isinstance(r, MenuChange):
-                continue  # Telegram's command menu: nothing to show in a terminal
-            elif isinstance(r, BroadcastStarted):
-                self.say(f"{r.text} (the running bot delivers it)")
+                    path = self._save(f"stats-{self.who.external_id}.png", stats_png(r.stats))
+                    self.say(f"(chart saved to {path})")
+                case Document():
+                    path = self._save(f"{self.who.external_id}-{r.filename}", r.data)
+                    self.say(f"{r.caption} Saved to {path}")
+                case DashboardData():
+                    from bot.channels.charts import bars_png
+
+                    path = self._save(f"dashboard-{r.cohort}.png",
+                                      bars_png(f"{r.cohort}: accuracy by topic", r.accuracy))
+                    self.say(f"(chart saved to {path})")
+                case MenuChange():
+                    continue  # Telegram's command menu: nothing to show in a terminal
+                case BroadcastStarted():
+                    self.say(f"{r.text} (the running bot delivers it)")
+                case _:
+                    assert_never(r)
             self.say("")
 
-    def _buttons(self, rows: tuple[tuple[Button, ...], ...]) -> None:
+    def _buttons(self, rows: Keyboard) -> None:
         labels = []
         for row in rows:
             for b in row:
@@ -86,8 +90,9 @@ class Shell:
         if not text.strip():
             return
         stripped = text.strip()
+        action: Action | None
         if stripped.isdecimal() and 1 <= int(stripped) <= len(self.buttons):
-            action = parse_button(self.buttons[int(stripped) - 1].action)
+            action = self.buttons[int(stripped) - 1].action
         else:
             action = parse_command(stripped) if stripped.startswith("/") else Answer(text)
         if action is None:
@@ -95,41 +100,6 @@ class Shell:
             return
         self.show(self.engine.handle(self.who, action))
 
-
-def _chart_png(chart: Chart) -> bytes:
-    from bot.charts import stats_png
-
-    return stats_png(chart.stats)
-
-
-def run_shell(settings: Settings, *, user: str | None, db: str | None, tutor: bool = False,
-              stdin: TextIO | None = None, out: TextIO | None = None) -> int:
-    from bot.store import Store
-    from bot.tutor.bank import load_bank
-
-    stdin = stdin or sys.stdin
-    out = out or sys.stdout
-    try:
-        bank = load_bank(settings.content_dir)
-    except ContentError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    store = Store.open(db or settings.database_url)
-    try:
-        engine = Engine(bank, store, clock=lambda: datetime.now(timezone.utc),
-                        default_timezone=settings.default_timezone, new_per_day=settings.new_per_day,
-                        desired_retention=settings.desired_retention,
-                        admins={("shell", user or getpass.getuser() or "learner")} if tutor else ())
-        name = user or getpass.getuser() or "learner"
-        shell = Shell(engine, Who("shell", name, display_name=name), out, Path("data") / "files")
-        interactive = stdin.isatty()
-        if interactive:
-            shell.say(f"Revision tutor: {len(bank)} questions in {len(bank.topics)} topics. "
-                      "Type /quiz to start, /help for commands, Ctrl-D to leave.\n")
-        for line in stdin:
-            shell.handle_line(line)
-        if interactive:
-            shell.say("Bye! Your progress is saved.")
-    finally:
-        store.close()
-    return 0
+    def run(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.handle_line(line)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -64,7 +65,7 @@ metadata = MetaData(
     }
 )
 TS = UTCDateTime()
-_learner_fk = dict(ondelete="CASCADE")
+_learner_fk: dict[str, Any] = dict(ondelete="CASCADE")
 
 learners = Table(
     "learners",
@@ -89,6 +90,7 @@ learner_settings = Table(
     Column("new_per_day", Integer, nullable=False),
     Column("topics", JSON, nullable=True),  # null: every topic
     Column("paused_until", TS, nullable=True),
+    Column("exam_date", Date, nullable=True),  # the learner's own; else their cohort's
 )
 
 cards = Table(
@@ -178,6 +180,7 @@ cohorts = Table(
     Column("join_code", String(64), nullable=False, unique=True),
     Column("created_at", TS, nullable=False),
     Column("closed_at", TS, nullable=True),
+    Column("exam_date", Date, nullable=True),  # members inherit it unless they set their own
 )
 
 memberships = Table(

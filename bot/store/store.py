@@ -15,10 +15,11 @@ import uuid
 from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone as _tz
+from datetime import date, datetime, timedelta, timezone as _tz
 from pathlib import Path
 from typing import Any
 
+import fsrs
 from sqlalchemy import (
     Connection,
     Engine,
@@ -43,7 +44,7 @@ from bot.errors import NotFound, StoreError
 from bot.store import schema as s
 from bot.store.records import ClaimedOutboxItem, InboxItem, retry_backoff
 from bot.tutor.models import (
-    Arrival, Broadcast, CardRow, Cohort, Learner, LearnerSettings, NewReview, OutboxItem, Pending, Reminder, ReviewRow,
+    Arrival, Broadcast, CardRow, Cohort, Learner, LearnerSettings, OutboxItem, Pending, Reminder, Review,
 )
 
 __all__ = ["Store", "migrate"]
@@ -81,6 +82,9 @@ def migrate(engine: Engine) -> None:
         finally:
             if sqlite:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+_migrate = migrate  # `Store.open` has a parameter of that name
 
 
 def _make_engine(url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 15.0,
@@ -170,7 +174,8 @@ _DELETE_PENDING = delete(s.pending).where(s.pending.c.learner_id == bindparam("l
 _MARK_SENDING = (update(s.outbox).where(s.outbox.c.id == bindparam("oid"), s.outbox.c.owner == bindparam("own"),
                                         s.outbox.c.status.in_(["claimed", "sending"]))
                  .values(status="sending", updated_at=bindparam("now"), claimed_until=bindparam("until")))
-_INSERT_DO_NOTHING = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+# Both dialects' `insert` has `on_conflict_do_nothing`; the generic `Insert` type does not.
+_INSERT_DO_NOTHING: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 _OPEN_OUTBOX = ("waiting", "claimed", "sending")
 
 
@@ -184,13 +189,35 @@ def _inbox_item(row: Any) -> InboxItem:
                      row.claimed_until, row.attempts)
 
 
+NAME_MAX = 128  # learners.display_name is a VARCHAR(128)
+_CONTROL = dict.fromkeys([*range(32), 0x7F])
+
+
+def _display_name(raw: str) -> str:
+    """A learner's name as stored: no control characters, spaces collapsed, at most NAME_MAX characters.
+
+    Telegram allows a 64-character first name and a 64-character last name, so a full name can
+    be 129 characters; PostgreSQL refuses what does not fit the column.
+    """
+    return " ".join(raw.translate(_CONTROL).split())[:NAME_MAX]
+
+
+def _card_json(card: fsrs.Card | None) -> dict[str, Any] | None:
+    return dict(card.to_dict()) if card is not None else None
+
+
+def _card_of(value: Any) -> fsrs.Card | None:
+    return fsrs.Card.from_dict(value) if value is not None else None
+
+
 def _learner(row: Any) -> Learner:
     return Learner(row.id, row.channel, row.external_id, row.display_name, row.chat_id,
                    row.created_at, row.last_active_at, bool(row.active))
 
 
 def _card(row: Any) -> CardRow:
-    return CardRow(row.learner_id, row.question_id, row.topic, row.card, row.due, row.introduced_at, row.reviews)
+    return CardRow(row.learner_id, row.question_id, row.topic, fsrs.Card.from_dict(row.card), row.due,
+                   row.introduced_at, row.reviews)
 
 
 def _reminder(row: Any) -> Reminder:
@@ -199,7 +226,8 @@ def _reminder(row: Any) -> Reminder:
 
 
 def _cohort(row: Any) -> Cohort:
-    return Cohort(row.id, row.name, row.owner_id, row.join_code, row.created_at, row.closed_at, int(row.members))
+    return Cohort(row.id, row.name, row.owner_id, row.join_code, row.created_at, row.closed_at, int(row.members),
+                  row.exam_date)
 
 
 def _broadcast(row: Any) -> Broadcast:
@@ -207,10 +235,15 @@ def _broadcast(row: Any) -> Broadcast:
                      row.progress_chat_id, row.progress_message_id, row.created_at, row.finished_at)
 
 
-def _review(row: Any, overridden: bool = False) -> ReviewRow:
-    return ReviewRow(row.id, row.learner_id, row.question_id, row.topic, row.kind, row.reviewed_at,
-                     row.rating, row.score, tuple(row.hits), tuple(row.misses), row.answer, bool(row.extra),
-                     row.card_before, row.due_after, overridden)
+def _review(row: Any, overridden: bool = False) -> Review:
+    return Review(row.learner_id, row.question_id, row.topic, row.kind, row.reviewed_at, row.rating, row.score,
+                  tuple(row.hits), tuple(row.misses), row.answer, bool(row.extra), _card_of(row.card_before),
+                  row.due_after, log=fsrs.ReviewLog.from_dict(row.log) if row.log else None, id=row.id,
+                  overridden=overridden)
+
+
+def _pending(row: Any) -> Pending:
+    return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id)
 
 
 class Store:
@@ -235,7 +268,7 @@ class Store:
                               lock_timeout=lock_timeout, busy_timeout=busy_timeout)
         try:
             if migrate:
-                globals()["migrate"](engine)
+                _migrate(engine)
         except OperationalError as exc:
             engine.dispose()
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
@@ -272,58 +305,48 @@ class Store:
 
     def learner(self, channel: str, external_id: str, *, now: datetime, timezone: str, new_per_day: int,
                 display_name: str = "", chat_id: int | None = None) -> Learner:
-        """Get the learner for (channel, external id), creating them (and their settings) if new."""
-        found = self.find_learner(channel, external_id)
-        if found is not None:
-            if (display_name and display_name != found.display_name) or (chat_id is not None and chat_id != found.chat_id):
-                with self.tx() as c:
-                    c.execute(update(s.learners).where(s.learners.c.id == found.id).values(
-                        display_name=display_name or found.display_name,
-                        chat_id=chat_id if chat_id is not None else found.chat_id))
-                return self.get_learner(found.id)
-            return found
-        try:
-            with self.tx() as c:
-                lid = c.execute(insert(s.learners).values(
-                    channel=channel, external_id=external_id, display_name=display_name[:128],
-                    chat_id=chat_id, created_at=now, active=True).returning(s.learners.c.id)).scalar_one()
-                c.execute(insert(s.learner_settings).values(
-                    learner_id=lid, timezone=timezone, new_per_day=new_per_day, topics=None))
-        except IntegrityError:  # created concurrently by another update: use theirs
-            pass
-        found = self.find_learner(channel, external_id)
-        assert found is not None
-        return found
+        """Get the learner for (channel, external id), creating them (and their settings) if new.
+
+        As `arrive`, but it is not the learner's activity: their last-seen time and reminder stay.
+        """
+        return self.arrive(channel, external_id, now=now, timezone=timezone, new_per_day=new_per_day,
+                           display_name=display_name, chat_id=chat_id, activity=False).learner
 
     def arrive(self, channel: str, external_id: str, *, now: datetime, timezone: str, new_per_day: int,
                display_name: str = "", chat_id: int | None = None,
-               quiet: timedelta = timedelta(minutes=1)) -> Arrival:
+               quiet: timedelta = timedelta(minutes=1), activity: bool = True) -> Arrival:
         """A learner acts: get or create them, record the activity and read what answering needs, cheaply.
 
-        One read in the common case (the learner, their pending question and its card, an open
-        broadcast draft, the reminder back-off): `last_active_at` is written at most once a
-        `quiet` period, and the back-off is reset only when there was one.
+        The one get-or-create path. One read in the common case (the learner, their pending
+        question and its card, an open broadcast draft, the reminder back-off); a new or changed
+        name or chat is written, `last_active_at` at most once a `quiet` period, and the back-off
+        is reset only when there was one (with `activity=False`, neither).
         """
+        name = _display_name(display_name)
         with self._read() as c:
             row = c.execute(_ARRIVE, {"channel": channel, "ext": external_id}).first()
         if row is None:
-            learner = self.learner(channel, external_id, now=now, timezone=timezone, new_per_day=new_per_day,
-                                   display_name=display_name, chat_id=chat_id)
-            return Arrival(self._set_last_active(learner, now))
+            self._create_learner(channel, external_id, now=now, timezone=timezone, new_per_day=new_per_day,
+                                 display_name=name, chat_id=chat_id, active_at=now if activity else None)
+            with self._read() as c:
+                row = c.execute(_ARRIVE, {"channel": channel, "ext": external_id}).first()
+            assert row is not None
         learner = _learner(row)
         changes: dict[str, Any] = {}
-        if display_name and display_name[:128] != learner.display_name:
-            changes["display_name"] = display_name[:128]
+        if name and name != learner.display_name:
+            changes["display_name"] = name
         if chat_id is not None and chat_id != learner.chat_id:
             changes["chat_id"] = chat_id
-        if not learner.active or learner.last_active_at is None or now - learner.last_active_at >= quiet:
+        if activity and (not learner.active or learner.last_active_at is None
+                         or now - learner.last_active_at >= quiet):
             changes.update(last_active_at=now, active=True)
         backed_off: Reminder | None = None
-        if changes or row.rem_ignored:
+        reset = activity and bool(row.rem_ignored)
+        if changes or reset:
             with self.tx() as c:
                 if changes:
                     c.execute(update(s.learners).where(s.learners.c.id == learner.id).values(**changes))
-                if row.rem_ignored:
+                if reset:
                     rem = c.execute(select(s.reminders).where(s.reminders.c.learner_id == learner.id)).first()
                     backed_off = _reminder(rem) if rem else None
                     c.execute(update(s.reminders).where(s.reminders.c.learner_id == learner.id).values(ignored=0))
@@ -332,7 +355,7 @@ class Store:
         if row.p_question_id is not None:
             pending = Pending(learner.id, row.p_question_id, row.p_mode, row.p_asked_at, row.p_poll_id)
             if row.c_card is not None:
-                card = CardRow(learner.id, row.p_question_id, row.c_topic, row.c_card, row.c_due,
+                card = CardRow(learner.id, row.p_question_id, row.c_topic, fsrs.Card.from_dict(row.c_card), row.c_due,
                                row.c_introduced_at, row.c_reviews)
         return Arrival(learner, pending, card, bool(row.drafting), backed_off)
 
@@ -348,10 +371,17 @@ class Store:
         return self.arrive(channel, external_id, now=now, timezone=timezone, new_per_day=new_per_day,
                            display_name=display_name, chat_id=chat_id, quiet=quiet)
 
-    def _set_last_active(self, learner: Learner, now: datetime) -> Learner:
-        with self.tx() as c:
-            c.execute(update(s.learners).where(s.learners.c.id == learner.id).values(last_active_at=now))
-        return replace(learner, last_active_at=now)
+    def _create_learner(self, channel: str, external_id: str, *, now: datetime, timezone: str, new_per_day: int,
+                        display_name: str, chat_id: int | None, active_at: datetime | None) -> None:
+        try:
+            with self.tx() as c:
+                lid = c.execute(insert(s.learners).values(
+                    channel=channel, external_id=external_id, display_name=display_name, chat_id=chat_id,
+                    created_at=now, last_active_at=active_at, active=True).returning(s.learners.c.id)).scalar_one()
+                c.execute(insert(s.learner_settings).values(
+                    learner_id=lid, timezone=timezone, new_per_day=new_per_day, topics=None))
+        except IntegrityError:  # created concurrently by another update: use theirs
+            pass
 
     def find_learner(self, channel: str, external_id: str) -> Learner | None:
         with self._read() as c:
@@ -394,7 +424,7 @@ class Store:
         if row is None:
             raise NotFound(f"settings of learner {learner_id}")
         return LearnerSettings(row.timezone, row.new_per_day, tuple(row.topics) if row.topics is not None else None,
-                               row.paused_until)
+                               row.paused_until, row.exam_date)
 
     def update_settings(self, learner_id: int, **values: Any) -> None:
         if "topics" in values and values["topics"] is not None:
@@ -453,24 +483,31 @@ class Store:
             return dict(c.execute(select(s.cards.c.question_id, s.cards.c.topic).where(
                 s.cards.c.learner_id == learner_id)).all())
 
+    def introduced_order(self, learner_id: int) -> list[str]:
+        """The learner's question ids in the order they first answered them (oldest first)."""
+        first = func.min(s.reviews.c.id)
+        with self._read() as c:
+            return [r[0] for r in c.execute(select(s.reviews.c.question_id).where(s.reviews.c.learner_id == learner_id)
+                                            .group_by(s.reviews.c.question_id).order_by(first)).all()]
+
     # ------------------------------------------------------------------ reviews
 
-    def record_review(self, r: NewReview) -> int:
+    def record_review(self, r: Review) -> int:
         """Append the review and write the new card state in one transaction; clear the pending question."""
         with self.tx() as c:
             rid = c.execute(_INSERT_REVIEW, dict(
                 learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
                 reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
-                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=r.card_before,
-                due_after=r.due_after, log=r.log)).scalar_one()
+                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=_card_json(r.card_before),
+                due_after=r.due_after, log=dict(r.log.to_dict()) if r.log is not None else None)).scalar_one()
             if r.card_after is not None and r.due_after is not None:
                 c.execute(self._upsert_card, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
-                                                  card=r.card_after, due=r.due_after, introduced_at=r.reviewed_at,
+                                                  card=_card_json(r.card_after), due=r.due_after, introduced_at=r.reviewed_at,
                                                   reviews=1))
             c.execute(_DELETE_PENDING, {"lid": r.learner_id})
         return int(rid)
 
-    def record_answer(self, r: NewReview, *, asked_at: datetime | None = None) -> int | None:
+    def record_answer(self, r: Review, *, asked_at: datetime | None = None) -> int | None:
         """Record an answer to the learner's pending question, at most once (several processes).
 
         The pending question (`r.question_id`, and `asked_at` when given: the same question asked
@@ -487,15 +524,15 @@ class Store:
             rid = c.execute(_INSERT_REVIEW, dict(
                 learner_id=r.learner_id, question_id=r.question_id, topic=r.topic, kind=r.kind,
                 reviewed_at=r.reviewed_at, rating=r.rating, score=r.score, hits=list(r.hits),
-                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=r.card_before,
-                due_after=r.due_after, log=r.log)).scalar_one()
+                misses=list(r.misses), answer=r.answer, extra=r.extra, card_before=_card_json(r.card_before),
+                due_after=r.due_after, log=dict(r.log.to_dict()) if r.log is not None else None)).scalar_one()
             if r.card_after is not None and r.due_after is not None:
                 c.execute(self._upsert_card, dict(learner_id=r.learner_id, question_id=r.question_id, topic=r.topic,
-                                                  card=r.card_after, due=r.due_after, introduced_at=r.reviewed_at,
+                                                  card=_card_json(r.card_after), due=r.due_after, introduced_at=r.reviewed_at,
                                                   reviews=1))
         return int(rid)
 
-    def get_review(self, review_id: int) -> ReviewRow:
+    def get_review(self, review_id: int) -> Review:
         with self._read() as c:
             row = c.execute(select(s.reviews).where(s.reviews.c.id == review_id)).first()
             if row is None:
@@ -509,7 +546,7 @@ class Store:
                 s.reviews.c.learner_id == learner_id, s.reviews.c.question_id == question_id,
                 s.reviews.c.extra.is_(False))).scalar_one()
 
-    def reviews(self, learner_id: int, since: datetime | None = None) -> list[ReviewRow]:
+    def reviews(self, learner_id: int, since: datetime | None = None) -> list[Review]:
         q = select(s.reviews, s.overrides.c.id.label("override_id")).outerjoin(
             s.overrides, s.overrides.c.review_id == s.reviews.c.id).where(s.reviews.c.learner_id == learner_id)
         if since is not None:
@@ -518,14 +555,15 @@ class Store:
             rows = c.execute(q.order_by(s.reviews.c.id)).all()
         return [_review(r, r.override_id is not None) for r in rows]
 
-    def record_override(self, review_id: int, learner_id: int, question_id: str, card_after: dict[str, Any],
+    def record_override(self, review_id: int, learner_id: int, question_id: str, card_after: fsrs.Card,
                         due_after: datetime, now: datetime) -> None:
         """Re-rate a review Good: the card takes the new state, the override is kept for tutors."""
         with self.tx() as c:
             c.execute(insert(s.overrides).values(review_id=review_id, learner_id=learner_id,
                                                  question_id=question_id, created_at=now))
             c.execute(update(s.cards).where(s.cards.c.learner_id == learner_id,
-                                            s.cards.c.question_id == question_id).values(card=card_after, due=due_after))
+                                            s.cards.c.question_id == question_id).values(card=_card_json(card_after),
+                                                                                        due=due_after))
 
     # ------------------------------------------------------------------ pending question
 
@@ -538,12 +576,12 @@ class Store:
     def get_pending(self, learner_id: int) -> Pending | None:
         with self._read() as c:
             row = c.execute(_GET_PENDING, {"lid": learner_id}).first()
-        return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id) if row else None
+        return _pending(row) if row else None
 
     def pending_by_poll(self, poll_id: str) -> Pending | None:
         with self._read() as c:
             row = c.execute(select(s.pending).where(s.pending.c.poll_id == poll_id)).first()
-        return Pending(row.learner_id, row.question_id, row.mode, row.asked_at, row.poll_id) if row else None
+        return _pending(row) if row else None
 
     def attach_poll(self, learner_id: int, question_id: str, poll_id: str) -> bool:
         with self.tx() as c:
@@ -877,6 +915,10 @@ class Store:
         with self.tx() as c:
             c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(join_code=code))
 
+    def set_cohort_exam(self, cohort_id: int, day: date | None) -> None:
+        with self.tx() as c:
+            c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(exam_date=day))
+
     def close_cohort(self, cohort_id: int, now: datetime) -> None:
         with self.tx() as c:
             c.execute(update(s.cohorts).where(s.cohorts.c.id == cohort_id).values(closed_at=now))
@@ -910,7 +952,7 @@ class Store:
             return int(c.execute(select(func.count()).select_from(s.join_attempts).where(
                 s.join_attempts.c.learner_id == learner_id, s.join_attempts.c.at >= since)).scalar_one())
 
-    def cohort_reviews(self, cohort_id: int, since: datetime | None = None) -> list[ReviewRow]:
+    def cohort_reviews(self, cohort_id: int, since: datetime | None = None) -> list[Review]:
         q = (select(s.reviews, s.overrides.c.id.label("override_id"))
              .outerjoin(s.overrides, s.overrides.c.review_id == s.reviews.c.id)
              .where(s.reviews.c.learner_id.in_(select(s.memberships.c.learner_id)
@@ -965,10 +1007,10 @@ class Store:
             c.execute(update(s.broadcasts).where(s.broadcasts.c.id == broadcast_id,
                                                  s.broadcasts.c.status.in_(["draft", "ready"])).values(status="cancelled"))
 
-    def start_broadcast(self, broadcast_id: int, now: datetime) -> int:
+    def start_broadcast(self, broadcast_id: int, now: datetime) -> int | None:
         """Ready -> sending: one outbox row per active member with a chat, in one transaction.
 
-        Returns the number of recipients, or -1 if the broadcast was not ready (double tap).
+        Returns the number of recipients, or None if the broadcast was not ready (double tap).
         The transition is a conditional update (`WHERE status = 'ready'`) taken first: on
         PostgreSQL a second process's update waits on the row lock and then finds it `sending`,
         so a double tap across replicas queues the broadcast once.
@@ -978,7 +1020,7 @@ class Store:
                                                        s.broadcasts.c.status == "ready")
                             .values(status="sending")).rowcount
             if not won:
-                return -1
+                return None
             b = c.execute(select(s.broadcasts).where(s.broadcasts.c.id == broadcast_id)).one()
             members = c.execute(select(s.learners.c.id, s.learners.c.chat_id)
                                 .join(s.memberships, s.memberships.c.learner_id == s.learners.c.id)

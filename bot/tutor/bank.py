@@ -188,9 +188,9 @@ class _Collector:
 class _NoAliases(Exception):
     """An anchor (&name) or alias (*name): refused, so nothing expands exponentially or loops."""
 
-    def __init__(self, mark: yaml.Mark, what: str) -> None:
+    def __init__(self, mark: Any, what: str) -> None:  # yaml.Mark (the C or the Python one) or None
         super().__init__(what)
-        self.line = mark.line + 1
+        self.line = mark.line + 1 if mark is not None else 0
         self.what = what
 
 
@@ -201,14 +201,14 @@ class _SafeNoAliasLoader(yaml.SafeLoader):
     is a node that contains itself. Question files never need either: write the value out.
     """
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             raise _NoAliases(event.start_mark, f"alias *{event.anchor}")
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             raise _NoAliases(event.start_mark, f"anchor &{anchor}")
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 def _to_nodes(node: yaml.Node, loader: yaml.SafeLoader, out: _Collector, path: str) -> _Node:
@@ -280,11 +280,11 @@ def _read_yaml(path: Path, out: _Collector) -> _Node | None:
         # the problem mark is where the parser gave up (often the end of the file).
         at_end = exc.problem_mark is not None and exc.problem_mark.index >= len(text.rstrip())
         mark = (exc.context_mark if at_end and exc.context_mark else None) or exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        where = mark.line + 1 if mark else None
         detail = exc.problem or ""
         if at_end and exc.context and exc.context_mark:
             detail += f" ({exc.context} that starts here and is never closed)"
-        out.add(line, "", f"YAML syntax error: {detail.strip()}")
+        out.add(where, "", f"YAML syntax error: {detail.strip()}")
         return None
     except yaml.YAMLError as exc:
         out.add(None, "", f"YAML error: {exc}")

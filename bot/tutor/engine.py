@@ -1,8 +1,11 @@
-"""The tutor conversation: learner actions in, channel-neutral replies out.
+"""The tutor conversation: an `Action` in, channel-neutral `Reply`s out.
 
-No Telegram, no SQL, no clock of its own: the channel parses what the learner did into
-an `Action`, calls `Engine.handle`, and renders the `Reply` objects it gets back. The
-store is injected (anything with the `Store` methods used here), and so is `clock`.
+No Telegram, no SQL, no clock of its own: the channel parses what the learner did into an
+`Action` (`bot.tutor.actions`), calls `Engine.handle`, and renders the replies
+(`bot.tutor.replies`). `handle` dispatches each action explicitly: the learner's here, the
+tutor's to a composed `TutorDesk`. `notice` takes what the channel observed (`Event`s);
+the jobs ask `reminder` and `broadcasts_in_progress`. The store is injected as a port
+(`bot.tutor.ports.TutorStore`), and so is `clock`.
 """
 
 from __future__ import annotations
@@ -10,351 +13,40 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from bot.errors import NotFound
-from bot.tutor.bank import Question, QuestionBank
-from bot.tutor.cohorts import (
-    BroadcastCancel, BroadcastContent, BroadcastStarted, CohortDesk, DashboardData, Join, MenuChange,
-    parse_tutor_button,
-    parse_tutor_command,
+from bot.tutor.actions import (
+    Action, AddTutor, AllTopics, Answer, BroadcastCancel, BroadcastConfirm, BroadcastContent, BroadcastPick,
+    BroadcastStart, CancelForget, ChatReachable, Choose, CloseCohort, ConfirmForget, Dashboard, Event, Export,
+    Extra, Forget, Help, Join, Leave, ListCohorts, MyCohorts, NewCohort, Next, NotText, Override, Pause, PollSent,
+    Privacy, ProgressShown, Remind, RemoveTutor, Resume, RotateCode, SetDaily, SetTimezone, Start, Started, Stats,
+    Stop, ToggleTopic, Topics, Unknown, Who, clean, question_key, ShowAnswer, SetExam, CohortExam, CohortExamSet,
 )
-from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking
+from bot.tutor.bank import Question, QuestionBank
+from bot.tutor.commands import COMMANDS, parse_command
+from bot.tutor.desk import DeskContext, TutorDesk
+from bot.tutor import preferences
+from bot.tutor.exam_desk import ExamContext, ExamDesk, exam_line
+from bot.tutor.grading import MAX_ANSWER_CHARS, Grader
 from bot.tutor.insights import accuracy_by_topic, top_missed_points
-from bot.tutor.models import Arrival, CardRow, Learner, NewReview, Pending, Reminder
+from bot.tutor.models import Arrival, CardRow, Learner, LearnerSettings, Pending, Reminder, Review
+from bot.tutor.ports import Clock, TutorStore
 from bot.tutor.remind import in_quiet_hours, interval_days, next_fire, parse_time, reminder_text, resolve_timezone
+from bot.tutor.replies import (
+    NEXT, STOP, AskQuestion, BroadcastProgress, Button, Chart, Document, ExamOutlook, Feedback, Keyboard, Message,
+    Reply, StatsData, kb,
+)
+from bot.tutor.session import next_new_question, option_order
 from bot.tutor.srs import Rating, Scheduler, day_bounds, learner_day, rating_for, streaks
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "Who", "Engine", "Button", "Message", "AskQuestion", "Feedback", "Chart", "Document", "Reply",
-    "StatsData", "parse_command", "parse_button", "question_key",
-    "Start", "Next", "Answer", "Choose", "Override", "Stop", "Topics", "ToggleTopic", "AllTopics", "Stats",
-    "Pause", "Resume", "Privacy", "Export", "Forget", "ConfirmForget", "CancelForget", "Help", "Extra",
-    "Unknown", "NotText", "Remind", "SetTimezone", "SetDaily", "Action", "COMMANDS",
-]
-
-# ---------------------------------------------------------------------------- actions
-
-
-@dataclass(frozen=True)
-class Start:
-    payload: str = ""
-
-
-@dataclass(frozen=True)
-class Next:
-    pass
-
-
-@dataclass(frozen=True)
-class Extra:
-    """Practice off the schedule: graded, logged, but the card is not moved."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    text: str
-    ref: tuple[int, int] | None = None  # (chat id, message id), for a tutor's broadcast draft
-
-
-@dataclass(frozen=True)
-class Choose:
-    key: str  # question_key(question id)
-    option: int
-    poll_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Override:
-    review_id: int
-
-
-@dataclass(frozen=True)
-class Stop:
-    pass
-
-
-@dataclass(frozen=True)
-class Topics:
-    pass
-
-
-@dataclass(frozen=True)
-class ToggleTopic:
-    slug: str
-
-
-@dataclass(frozen=True)
-class AllTopics:
-    pass
-
-
-@dataclass(frozen=True)
-class Stats:
-    pass
-
-
-@dataclass(frozen=True)
-class Pause:
-    days: int | None = None
-
-
-@dataclass(frozen=True)
-class Resume:
-    pass
-
-
-@dataclass(frozen=True)
-class Privacy:
-    pass
-
-
-@dataclass(frozen=True)
-class Export:
-    pass
-
-
-@dataclass(frozen=True)
-class Forget:
-    pass
-
-
-@dataclass(frozen=True)
-class ConfirmForget:
-    pass
-
-
-@dataclass(frozen=True)
-class CancelForget:
-    pass
-
-
-@dataclass(frozen=True)
-class Help:
-    pass
-
-
-@dataclass(frozen=True)
-class Remind:
-    arg: str = ""  # "19:30", "19:30 Europe/Paris", "off", "" (show)
-
-
-@dataclass(frozen=True)
-class SetDaily:
-    count: int | None = None  # new questions a day; None: show the current limit
-
-
-@dataclass(frozen=True)
-class SetTimezone:
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class Unknown:
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class NotText:
-    kind: str = "message"  # sticker, photo, voice, ...
-    ref: tuple[int, int] | None = None  # (chat id, message id), for a tutor's broadcast draft
-
-
-Action = (Start | Next | Extra | Answer | Choose | Override | Stop | Topics | ToggleTopic | AllTopics | Stats
-          | Pause | Resume | Privacy | Export | Forget | ConfirmForget | CancelForget | Help | Unknown | NotText
-          | Remind | SetTimezone | SetDaily)
-
-# (command, description) shown by /help and registered with Telegram's setMyCommands.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("quiz", "Next question"),
-    ("topics", "Choose topics to revise"),
-    ("stats", "Your progress and streak"),
-    ("remind", "Daily reminder: /remind 19:30 or /remind off"),
-    ("timezone", "Set your time zone: /timezone Europe/London"),
-    ("daily", "New questions a day: /daily 10"),
-    ("pause", "Pause reminders: /pause 3 (days)"),
-    ("resume", "Resume reminders"),
-    ("mycohorts", "Your cohorts"),
-    ("join", "Join a cohort: /join CODE"),
-    ("privacy", "What we store and why"),
-    ("mydata", "Download all your data"),
-    ("forget", "Erase all your data"),
-    ("help", "How this works"),
-)
-
-
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))  # keep tab and newline
-_CONTROL[0x7F] = None
-
-
-def _clean_action(action: Any) -> Any:
-    """Drop control characters (NUL and friends) from every text field of an action.
-
-    They carry no meaning in an answer or a command, and PostgreSQL refuses NUL in text.
-    """
-    if not dataclasses.is_dataclass(action):
-        return action
-    changes = {f.name: getattr(action, f.name).translate(_CONTROL) for f in dataclasses.fields(action)
-               if isinstance(getattr(action, f.name), str)}
-    return dataclasses.replace(action, **changes) if changes else action
-
-
-def question_key(question_id: str) -> str:
-    """A short, stable key for a question id (fits Telegram's 64-byte callback data)."""
-    return format(zlib.crc32(question_id.encode()), "08x")
-
-
-def parse_command(text: str) -> Action | None:
-    """`/quiz`, `/start PAYLOAD`, `/pause 3`, ... -> an Action; None if `text` is not a command."""
-    text = text.strip()
-    if not text.startswith("/"):
-        return None
-    head, _, rest = text.partition(" ")
-    name = head[1:].split("@", 1)[0].lower()
-    rest = rest.strip()
-    simple: dict[str, Callable[[], Action]] = {
-        "quiz": Next, "next": Next, "topics": Topics, "stats": Stats, "resume": Resume,
-        "privacy": Privacy, "mydata": Export, "forget": Forget, "help": Help, "stop": Stop,
-        "extra": Extra, "practice": Extra,
-    }
-    if name == "start":
-        return Start(rest)
-    if name == "remind":
-        return Remind(rest)
-    if name == "timezone":
-        return SetTimezone(rest)
-    if name == "daily":
-        if not rest:
-            return SetDaily(None)
-        return SetDaily(int(rest)) if rest.isdecimal() and int(rest) <= 100 else Unknown(text)
-    if name in simple:
-        return simple[name]()
-    tutor = parse_tutor_command(name, rest)
-    if tutor is not None:
-        return tutor  # type: ignore[no-any-return]
-    if name == "pause":
-        if not rest:
-            return Pause(None)
-        return Pause(int(rest)) if rest.isdecimal() and 0 < int(rest) <= 365 else Unknown(text)
-    return Unknown(text)
-
-
-def parse_button(data: str) -> Action | None:
-    """Button action ids (`next:`, `override:42`, `choose:1a2b3c4d:2`, ...) -> an Action; None if junk."""
-    kind, _, arg = data.partition(":")
-    try:
-        if kind == "next":
-            return Next()
-        if kind == "extra":
-            return Extra()
-        if kind == "stop":
-            return Stop()
-        if kind == "override":
-            return Override(int(arg))
-        if kind == "choose":
-            key, _, opt = arg.partition(":")
-            if len(key) == 8 and opt.isdecimal():
-                return Choose(key, int(opt))
-            return None
-        if kind == "topic":
-            return AllTopics() if arg == "*" else ToggleTopic(arg)
-        if kind == "forget":
-            return ConfirmForget() if arg == "yes" else CancelForget()
-        if kind == "stats":
-            return Stats()
-        if kind == "remind":
-            return Remind(arg)
-    except ValueError:
-        return None
-    return parse_tutor_button(kind, arg)  # type: ignore[no-any-return]
-
-
-# ---------------------------------------------------------------------------- replies
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    action: str  # parse_button() understands it; at most 64 bytes
-
-
-Keyboard = tuple[tuple[Button, ...], ...]
-
-
-@dataclass(frozen=True)
-class Message:
-    text: str
-    buttons: Keyboard = ()
-    title: str = ""  # shown emphasised above the text
-
-
-@dataclass(frozen=True)
-class AskQuestion:
-    question: Question
-    header: str  # e.g. "Review · KPIs and performance metrics"
-    buttons: Keyboard = ()  # a choice question's options (when it cannot be a quiz poll)
-    as_poll: bool = False
-
-    @property
-    def key(self) -> str:
-        return question_key(self.question.id)
-
-
-@dataclass(frozen=True)
-class Feedback:
-    question: Question
-    marking: Marking
-    review_id: int
-    buttons: Keyboard
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class StatsData:
-    answered_today: int
-    answered_total: int
-    accuracy: dict[str, tuple[int, int]]  # topic title -> (right, answered)
-    streak: int
-    best_streak: int
-    due_next_7_days: list[tuple[date, int]]
-    recall: dict[str, float]  # topic title -> mean retrievability
-    top_misses: list[tuple[str, str, int]]  # (question prompt, point text, times missed)
-    reviews_per_day: list[tuple[date, int]]  # last 30 days
-
-
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    stats: StatsData
-
-
-@dataclass(frozen=True)
-class Document:
-    filename: str
-    data: bytes
-    caption: str = ""
-
-
-Reply = Message | AskQuestion | Feedback | Chart | Document | BroadcastStarted | DashboardData | MenuChange
-
-
-@dataclass(frozen=True)
-class Who:
-    """The learner behind an action, as the channel knows them."""
-
-    channel: str
-    external_id: str
-    display_name: str = ""
-    chat_id: int | None = None
-
+__all__ = ["Engine", "PRIVACY"]
 
 PRIVACY = (
     "What we store: your Telegram id and name, your answers and marks, your revision "
@@ -367,31 +59,25 @@ PRIVACY = (
 )
 
 
-def _kb(*rows: Sequence[Button]) -> Keyboard:
-    return tuple(tuple(r) for r in rows if r)
-
-
-NEXT = Button("Next ▶", "next:")
-STOP = Button("Stop", "stop:")
-
-
-class Engine(CohortDesk):
+class Engine:
     """Everything a learner (and a tutor) can do, with an injected store, grader and clock."""
 
-    def __init__(self, bank: QuestionBank, store: Any, *, clock: Callable[[], datetime],
+    def __init__(self, bank: QuestionBank, store: TutorStore, *, clock: Clock,
                  grader: Grader | None = None, default_timezone: str = "Europe/London",
                  new_per_day: int = 10, desired_retention: float = 0.9,
                  admins: Iterable[tuple[str, str]] = (), link_base: str | None = None) -> None:
-        self.admins = frozenset(admins)
-        self.link_base = link_base
         self.bank = bank
         self.store = store
         self.clock = clock
         self.grader = grader or Grader(bank.glossary)
         self.default_timezone = default_timezone
         self.new_per_day = new_per_day
-        self.desired_retention = desired_retention
         self.scheduler = Scheduler(desired_retention)
+        self.desk = TutorDesk(DeskContext(
+            store=store, now=self.now, bank=bank, scheduler=self.scheduler, admins=frozenset(admins),
+            link_base=link_base, get_learner=lambda channel, external_id: self.learner(Who(channel, external_id)),
+            timezone=default_timezone))
+        self.exams = ExamDesk(ExamContext(store=store, now=self.now, bank=bank, scheduler=self.scheduler))
         self._topic_order = [t.slug for t in bank.topics]
         self._titles = {t.slug: t.title for t in bank.topics}
 
@@ -404,31 +90,107 @@ class Engine(CohortDesk):
         return now.astimezone(timezone.utc)
 
     def learner(self, who: Who) -> Learner:
+        """The learner behind `who`, created if new (this is not activity: nothing else changes)."""
+        who = clean(who)
         return self.store.learner(who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
                                   new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
 
     def handle(self, who: Who, action: Action) -> list[Reply]:
-        """Apply one learner action and return what to show them."""
-        who = _clean_action(who)  # a display name is text from outside too
+        """Apply one learner (or tutor) action and return what to show them."""
+        who = clean(who)  # a display name is text from outside too
         arrival = self.store.arrive(
             who.channel, who.external_id, now=self.now(), timezone=self.default_timezone,
             new_per_day=self.new_per_day, display_name=who.display_name, chat_id=who.chat_id)
         learner = arrival.learner
         if arrival.backed_off is not None:
             self._restore_daily_reminder(learner, arrival.backed_off)
-        action = _clean_action(action)
+        action = clean(action)
         if isinstance(action, Answer) and action.text.strip().startswith("/"):
             action = parse_command(action.text) or action
-        # Typed messages (the hot path) use what arriving read: the pending question, its card, a draft.
-        if isinstance(action, Answer):
-            return self._answer(arrival, action)
-        if isinstance(action, NotText):
-            return self._not_text(arrival, action)
-        method = getattr(self, f"_on_{type(action).__name__.lower()}", None)
-        if method is None:
-            return self._help()
-        result: list[Reply] = method(learner, action)
-        return result
+        match action:
+            # Typed messages (the hot path) use what arriving read: the pending question, its card, a draft.
+            case Answer():
+                return self._answer(arrival, action)
+            case NotText():
+                return self._not_text(arrival, action)
+            case Start():
+                return self._on_start(learner, action)
+            case Next():
+                return self._next(learner, extra=False)
+            case Extra():
+                return self._next(learner, extra=True)
+            case Choose():
+                return self._on_choose(learner, action)
+            case Override():
+                return self._on_override(learner, action)
+            case ShowAnswer():
+                return self._on_show_answer(learner, action)
+            case SetExam():
+                return self.exams.set_exam(learner, action)
+            case Stop():
+                return self._on_stop(learner)
+            case Topics():
+                return [self._topics(learner)]
+            case ToggleTopic():
+                return self._on_toggletopic(learner, action)
+            case AllTopics():
+                self.store.update_settings(learner.id, topics=None)
+                return [self._topics(learner, replaces_previous=True)]
+            case Stats():
+                return self._on_stats(learner)
+            case Pause():
+                return self._on_pause(learner, action)
+            case Resume():
+                return self._on_resume(learner)
+            case Privacy():
+                return [Message(PRIVACY, title="Privacy")]
+            case Export():
+                return self._on_export(learner)
+            case Forget():
+                return self._on_forget()
+            case ConfirmForget():
+                self.store.forget(learner.id)
+                return [Message("Done: everything about you has been erased. "
+                                "Send /start if you ever want to begin again.")]
+            case CancelForget():
+                return [Message("Nothing was erased.", kb([NEXT]))]
+            case Help():
+                return self._help()
+            case Remind():
+                return preferences.remind(self.store, self.now(), learner, action)
+            case SetDaily():
+                return preferences.set_daily(self.store, learner, action)
+            case SetTimezone():
+                return preferences.set_timezone(self.store, self.now(), learner, action)
+            case Unknown():
+                return self._on_unknown(action)
+            case (Join() | MyCohorts() | Leave() | AddTutor() | RemoveTutor() | NewCohort() | ListCohorts()
+                  | RotateCode() | CloseCohort() | BroadcastStart() | BroadcastPick() | BroadcastContent()
+                  | BroadcastConfirm() | BroadcastCancel() | Dashboard() | CohortExam() | CohortExamSet()):
+                return self.desk.handle(learner, action)
+            case _:
+                assert_never(action)
+
+    def notice(self, event: Event) -> list[Reply]:
+        """Take what the channel observed outside a conversation; returns what to show (if anything)."""
+        match event:
+            case ChatReachable(channel, chat_id, reachable):
+                self.store.set_active_by_chat(channel, chat_id, reachable)
+                return []
+            case PollSent(who, question_id, poll_id):
+                self.store.attach_poll(self.learner(who).id, question_id, poll_id)
+                return []
+            case ProgressShown(broadcast_id, chat_id, message_id):
+                self.store.set_progress_message(broadcast_id, chat_id, message_id)
+                return []
+            case Started():
+                return self.desk.menus()
+            case _:
+                assert_never(event)
+
+    def broadcasts_in_progress(self) -> list[BroadcastProgress]:
+        """For the progress job: each running broadcast's report, and the final one when it ends."""
+        return self.desk.broadcasts_in_progress()
 
     def _restore_daily_reminder(self, learner: Learner, was: Reminder) -> None:
         """Any activity ends the back-off: a reminder moved to every other day or weekly comes back daily."""
@@ -449,19 +211,13 @@ class Engine(CohortDesk):
             title="Welcome!")
         replies: list[Reply] = [welcome]
         if action.payload:
-            replies += self._on_join(learner, Join(action.payload))
+            replies += self.desk.join(learner, Join(action.payload))
         if self.store.get_reminder(learner.id) is None:
             replies.append(Message(
                 "Shall I remind you to revise each day? Pick a time (you can change it with /remind).",
-                _kb([Button(t, f"remind:{t}") for t in ("08:00", "12:30", "18:00", "20:00")],
-                    [Button("Not now", "remind:none")])))
+                kb([Button(t, Remind(t)) for t in ("08:00", "12:30", "18:00", "20:00")],
+                   [Button("Not now", Remind("none"))])))
         return replies + self._next(learner, extra=False)
-
-    def _on_next(self, learner: Learner, action: Next) -> list[Reply]:
-        return self._next(learner, extra=False)
-
-    def _on_extra(self, learner: Learner, action: Extra) -> list[Reply]:
-        return self._next(learner, extra=True)
 
     def _draft_content(self, arrival: Arrival, ref: tuple[int, int] | None, summary: str) -> list[Reply] | None:
         """A tutor with a broadcast waiting for its message: this message is it."""
@@ -470,7 +226,7 @@ class Engine(CohortDesk):
         if ref is None:  # the shell: there is no Telegram message to copy
             return [Message("Broadcasts copy a Telegram message: send yours to the bot in Telegram "
                             "(or /stop to cancel the broadcast).")]
-        return self._on_broadcastcontent(arrival.learner, BroadcastContent(ref[0], ref[1], summary))
+        return self.desk.broadcast_content(arrival.learner, BroadcastContent(ref[0], ref[1], summary))
 
     def _answer(self, arrival: Arrival, action: Answer) -> list[Reply]:
         """A typed message: a broadcast's content, or the answer to the pending question."""
@@ -480,15 +236,15 @@ class Engine(CohortDesk):
         learner, pending = arrival.learner, arrival.pending
         question = self.bank.get(pending.question_id) if pending else None
         if pending is None or question is None:
-            return [Message("There's no question waiting for an answer. Tap Next for one.", _kb([NEXT]))]
+            return [Message("There's no question waiting for an answer. Tap Next for one.", kb([NEXT]))]
         if question.is_choice:
             text = action.text.strip().rstrip(".)").upper()
             index = (ord(text) - ord("A")) if len(text) == 1 and "A" <= text <= "Z" else (
                 int(text) - 1 if text.isdecimal() and len(text) < 4 else -1)
             if 0 <= index < len(question.options):
-                return self._choose(learner, pending, question, index, arrival.card)
+                return self._choose(learner, pending, question, self._order(learner, question)[index], arrival.card)
             return [Message(f"Pick one of the options (1 to {len(question.options)}), or tap Next to skip.",
-                            _kb([NEXT]))]
+                            kb([NEXT]))]
         return self._grade(learner, pending, question, action.text, arrival.card)
 
     def _on_choose(self, learner: Learner, action: Choose) -> list[Reply]:
@@ -496,45 +252,66 @@ class Engine(CohortDesk):
         if (pending is None or pending.learner_id != learner.id
                 or (action.poll_id is None and question_key(pending.question_id) != action.key)):
             return [Message("That question has already been answered or has expired. Tap Next for a new one.",
-                            _kb([NEXT]))]
+                            kb([NEXT]), toast=True)]
         question = self.bank.get(pending.question_id)
         if question is None or not question.is_choice or not 0 <= action.option < len(question.options):
-            return [Message("That's not one of the options. Tap Next for a new question.", _kb([NEXT]))]
-        return self._choose(learner, pending, question, action.option, self.store.card(learner.id, question.id))
+            return [Message("That's not one of the options. Tap Next for a new question.", kb([NEXT]), toast=True)]
+        index = self._order(learner, question)[action.option]  # the learner picked a position in their order
+        return self._choose(learner, pending, question, index, self.store.card(learner.id, question.id))
+
+    def _order(self, learner: Learner, question: Question) -> tuple[int, ...]:
+        """The order this learner sees a choice's options in (stable for them, shuffled between learners)."""
+        return option_order(str(learner.id), question.id, len(question.options))
+
+    def _on_show_answer(self, learner: Learner, action: ShowAnswer) -> list[Reply]:
+        """"I don't know — show me": the model answer and its points, rated Again, nothing typed."""
+        pending = self.store.get_pending(learner.id)
+        question = self.bank.get(pending.question_id) if pending else None
+        if pending is None or question is None or question.is_choice or question_key(question.id) != action.key:
+            return [Message("That question has already been answered or has expired. Tap Next for a new one.",
+                            kb([NEXT]), toast=True)]
+        marking = self.grader.grade(question, "")
+        review_id = self._record(learner, pending, question, self.store.card(learner.id, question.id), "",
+                                 self.now(), Rating.Again, 0.0, (), tuple(p.id for p in question.marking_points))
+        return [Feedback(question, marking, review_id, kb([NEXT, STOP]),
+                         "It will come back soon, so you can try it in your own words.", shown=True)]
 
     def _on_override(self, learner: Learner, action: Override) -> list[Reply]:
-        refuse = [Message("That marking can't be changed now (it may be an older answer).", _kb([NEXT]))]
+        refuse: list[Reply] = [Message("That marking can't be changed now (it may be an older answer).", kb([NEXT]),
+                                       toast=True)]
         try:
             review = self.store.get_review(action.review_id)
         except NotFound:
             return refuse
         if (review.learner_id != learner.id or review.kind != "free_text" or review.extra or review.overridden
                 or review.score >= 1 or review.card_before is None
-                or self.store.latest_review_id(learner.id, review.question_id) != review.id):
+                or self.store.latest_review_id(learner.id, review.question_id) != action.review_id):
             return refuse
-        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at)
-        self.store.record_override(review.id, learner.id, review.question_id, card, due, self.now())
+        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at,
+                                                self.exams.plan(learner))
+        self.store.record_override(action.review_id, learner.id, review.question_id, card, due, self.now())
         return [Message("Noted: I've counted that answer as right and scheduled it as a good answer. "
-                        "Your tutor will see it, so the marking can be improved.", _kb([NEXT, STOP]))]
+                        "Your tutor will see it, so the marking can be improved.", kb([NEXT, STOP]), toast=True)]
 
-    def _on_stop(self, learner: Learner, action: Stop) -> list[Reply]:
+    def _on_stop(self, learner: Learner) -> list[Reply]:
         self.store.clear_pending(learner.id)
         draft = self.store.open_draft(learner.id)
         if draft is not None:
-            return self._on_broadcastcancel(learner, BroadcastCancel(draft.id))
+            return self.desk.broadcast_cancel(learner, BroadcastCancel(draft.id))
         return [Message("Stopped. Your progress is saved; /quiz carries on whenever you like.")]
 
-    def _on_topics(self, learner: Learner, action: Topics) -> list[Reply]:
+    def _topics(self, learner: Learner, *, replaces_previous: bool = False) -> Message:
         chosen = self.store.settings(learner.id).topics
-        rows = [[Button(("✅ " if chosen is None or t.slug in chosen else "▫️ ") + t.title, f"topic:{t.slug}")]
+        rows = [[Button(("✅ " if chosen is None or t.slug in chosen else "▫️ ") + t.title, ToggleTopic(t.slug))]
                 for t in self.bank.topics]
-        rows.append([Button("All topics", "topic:*"), NEXT])
+        rows.append([Button("All topics", AllTopics()), NEXT])
         which = "all topics" if chosen is None else ", ".join(self._titles.get(t, t) for t in chosen)
-        return [Message(f"Revising: {which}.\nTap a topic to switch it on or off.", _kb(*rows), title="Topics")]
+        return Message(f"Revising: {which}.\nTap a topic to switch it on or off.", kb(*rows), title="Topics",
+                       replaces_previous=replaces_previous)
 
     def _on_toggletopic(self, learner: Learner, action: ToggleTopic) -> list[Reply]:
         if action.slug not in self._titles:
-            return [Message("That topic no longer exists.")] + self._on_topics(learner, Topics())
+            return [Message("That topic no longer exists."), self._topics(learner)]
         current = self.store.settings(learner.id).topics
         chosen = list(current) if current is not None else list(self._topic_order)
         if action.slug in chosen:
@@ -544,13 +321,9 @@ class Engine(CohortDesk):
         ordered = [t for t in self._topic_order if t in chosen]
         value = None if not ordered or len(ordered) == len(self._topic_order) else ordered
         self.store.update_settings(learner.id, topics=value)
-        return self._on_topics(learner, Topics())
+        return [self._topics(learner, replaces_previous=True)]
 
-    def _on_alltopics(self, learner: Learner, action: AllTopics) -> list[Reply]:
-        self.store.update_settings(learner.id, topics=None)
-        return self._on_topics(learner, Topics())
-
-    def _on_stats(self, learner: Learner, action: Stats) -> list[Reply]:
+    def _on_stats(self, learner: Learner) -> list[Reply]:
         data = self.stats(learner)
         lines = [
             f"Answered today: {data.answered_today} · in total: {data.answered_total}",
@@ -558,7 +331,7 @@ class Engine(CohortDesk):
             f"Due in the next 7 days: {sum(n for _, n in data.due_next_7_days)}",
         ]
         if data.accuracy:
-            lines.append("\nAccuracy and estimated recall by topic:")
+            lines.append("\nAccuracy, and the recall you can expect this week, by topic:")
             for title, (right, total) in data.accuracy.items():
                 recall = data.recall.get(title)
                 rtxt = f", recall {recall:.0%}" if recall is not None else ""
@@ -567,7 +340,11 @@ class Engine(CohortDesk):
             lines.append("\nPoints you miss most:")
             for prompt, point, n in data.top_misses:
                 lines.append(f"• {point} ({n}×) — from: {prompt[:80]}{'…' if len(prompt) > 80 else ''}")
-        replies: list[Reply] = [Message("\n".join(lines), _kb([NEXT]), title="Your progress")]
+        if data.exam is not None and data.exam.days_left >= 0:
+            ex = data.exam
+            lines.insert(0, f"{exam_line(ex.day, ex.days_left)} Readiness: {ex.recall_on_day:.0%} predicted recall on the day; "
+                            f"{ex.introduced_share:.0%} of your questions met so far.")
+        replies: list[Reply] = [Message("\n".join(lines), kb([NEXT]), title="Your progress")]
         if data.answered_total:
             replies.append(Chart("Your revision", data))
         return replies
@@ -579,37 +356,24 @@ class Engine(CohortDesk):
         when = (f"for {action.days} day{'s' if action.days != 1 else ''}" if action.days else "until you send /resume")
         return [Message(f"Reminders paused {when}. You can still revise any time with /quiz.")]
 
-    def _on_resume(self, learner: Learner, action: Resume) -> list[Reply]:
+    def _on_resume(self, learner: Learner) -> list[Reply]:
         self.store.update_settings(learner.id, paused_until=None)
         self.store.touch(learner.id, self.now())
-        return [Message("Welcome back! Reminders are on again.", _kb([NEXT]))]
+        return [Message("Welcome back! Reminders are on again.", kb([NEXT]))]
 
-    def _on_privacy(self, learner: Learner, action: Privacy) -> list[Reply]:
-        return [Message(PRIVACY, title="Privacy")]
-
-    def _on_export(self, learner: Learner, action: Export) -> list[Reply]:
+    def _on_export(self, learner: Learner) -> list[Reply]:
         data = self.store.export(learner.id)
         body = json.dumps({"exported_at": self.now().isoformat(), **data}, indent=2, ensure_ascii=False)
         return [Document("my-revision-data.json", body.encode("utf-8"),
                          "Everything the tutor holds about you, as JSON.")]
 
-    def _on_forget(self, learner: Learner, action: Forget) -> list[Reply]:
+    def _on_forget(self) -> list[Reply]:
         return [Message("This erases your answers, schedule, settings, reminders and cohort memberships. "
                         "It can't be undone. Are you sure?",
-                        _kb([Button("Yes, erase everything", "forget:yes"), Button("Cancel", "forget:no")]),
+                        kb([Button("Yes, erase everything", ConfirmForget()), Button("Cancel", CancelForget())]),
                         title="Erase your data?")]
 
-    def _on_confirmforget(self, learner: Learner, action: ConfirmForget) -> list[Reply]:
-        self.store.forget(learner.id)
-        return [Message("Done: everything about you has been erased. Send /start if you ever want to begin again.")]
-
-    def _on_cancelforget(self, learner: Learner, action: CancelForget) -> list[Reply]:
-        return [Message("Nothing was erased.", _kb([NEXT]))]
-
-    def _on_help(self, learner: Learner, action: Help) -> list[Reply]:
-        return self._help()
-
-    def _on_unknown(self, learner: Learner, action: Unknown) -> list[Reply]:
+    def _on_unknown(self, action: Unknown) -> list[Reply]:
         if action.text.startswith("/"):
             return [Message(f"I don't know {action.text.split()[0][:40]}.")] + self._help()
         return self._help()
@@ -621,70 +385,7 @@ class Engine(CohortDesk):
             return draft
         waiting = " Your question is still waiting." if arrival.pending else ""
         return [Message(f"I can only mark typed answers, so I can't use a {action.kind}.{waiting} "
-                        "Type your answer as a message, or tap Next.", _kb([NEXT]))]
-
-    def _on_remind(self, learner: Learner, action: Remind) -> list[Reply]:
-        arg = action.arg.strip()
-        settings = self.store.settings(learner.id)
-        if arg.lower() == "none":
-            return [Message("No reminders, then. Send /remind 19:30 any time to get one.")]
-        if arg.lower() in ("off", "stop", "no"):
-            self.store.disable_reminder(learner.id)
-            return [Message("Daily reminders are off. /remind 19:30 turns them back on.")]
-        if not arg:
-            rem = self.store.get_reminder(learner.id)
-            if rem is None or not rem.enabled:
-                return [Message("You have no daily reminder. Set one with /remind 19:30 "
-                                "(or /remind 19:30 Europe/Paris for another time zone).")]
-            return [Message(f"Your daily reminder is at {rem.local_time} ({rem.timezone}). "
-                            "/remind off stops it; /remind 19:30 changes it.")]
-        parts = arg.split()
-        at = parse_time(parts[0])
-        if at is None or len(parts) > 2:
-            return [Message("Send a time like /remind 19:30, optionally with a time zone: /remind 19:30 Europe/Paris.")]
-        tz = settings.timezone
-        if len(parts) == 2:
-            zone, suggestions = resolve_timezone(parts[1])
-            if zone is None:
-                return [self._unknown_zone(parts[1], suggestions)]
-            tz = zone
-            self.store.update_settings(learner.id, timezone=tz)
-        if in_quiet_hours(at):
-            return [Message("I don't send reminders between midnight and 6 a.m. Pick a time from 06:00 to 23:59.")]
-        when = f"{at:%H:%M}"
-        nxt = next_fire(at, tz, self.now())
-        self.store.set_reminder(learner.id, when, tz, nxt)
-        local = nxt.astimezone(ZoneInfo(tz))
-        return [Message(f"Done: I'll remind you at {when} every day ({tz}), when there's something to revise. "
-                        f"First one: {local:%A %H:%M}. /remind off stops them.")]
-
-    def _on_settimezone(self, learner: Learner, action: SetTimezone) -> list[Reply]:
-        if not action.name.strip():
-            tz = self.store.settings(learner.id).timezone
-            return [Message(f"Your time zone is {tz}. Change it with /timezone Area/City, e.g. /timezone Europe/Paris.")]
-        zone, suggestions = resolve_timezone(action.name)
-        if zone is None:
-            return [self._unknown_zone(action.name, suggestions)]
-        self.store.update_settings(learner.id, timezone=zone)
-        rem = self.store.get_reminder(learner.id)
-        if rem is not None and rem.enabled:
-            at = parse_time(rem.local_time)
-            assert at is not None
-            self.store.set_reminder(learner.id, rem.local_time, zone, next_fire(at, zone, self.now()))
-        return [Message(f"Time zone set to {zone}." + (" Your reminder moves with it." if rem and rem.enabled else ""))]
-
-    def _on_setdaily(self, learner: Learner, action: SetDaily) -> list[Reply]:
-        if action.count is None:
-            n = self.store.settings(learner.id).new_per_day
-            return [Message(f"You get up to {n} new questions a day (reviews come on top). "
-                            "Change it with /daily 15 (0 to 100; 0 means reviews only).")]
-        self.store.update_settings(learner.id, new_per_day=action.count)
-        return [Message(f"Done: up to {action.count} new questions a day.", _kb([NEXT]))]
-
-    @staticmethod
-    def _unknown_zone(name: str, suggestions: list[str]) -> Message:
-        hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
-        return Message(f"I don't know the time zone {name[:40]!r}.{hint} Use an IANA name like Europe/London.")
+                        "Type your answer as a message, or tap Next.", kb([NEXT]))]
 
     def reminder(self, learner_id: int) -> Message | None:
         """The reminder to send now, or None when there is nothing to revise (or they paused)."""
@@ -700,16 +401,28 @@ class Engine(CohortDesk):
             seen = self.store.seen_questions(learner_id)
             fresh = sum(1 for q in self.bank if q.id not in seen and (allowed is None or q.id in allowed))
             new = min(fresh, self._new_left(learner, settings, now))
+        plan = self.exams.plan(learner, settings)
+        left = plan.days_left(learner_day(now, settings.timezone)) if plan else None
+        if plan is not None and left is not None and left < 0 and settings.exam_date is not None:
+            # Their own exam is over: ask whether to keep going rather than carry on as if nothing happened.
+            return Message(f"Your exam was on {plan.day:%A %d %B}: I hope it went well! Do you want to keep "
+                           "revising? Your schedule is back to normal.",
+                           kb([Button("Keep revising ▶", Next()), Button("Clear the exam date", SetExam("off"))],
+                              [Button("Stop reminders", Remind("off"))]))
         if due == 0 and new == 0:
             return None
         rem = self.store.get_reminder(learner_id)
-        return Message(reminder_text(due, new, rem.ignored if rem else 0), _kb([Button("Start revising ▶", "next:")]))
+        text = reminder_text(due, new, rem.ignored if rem else 0)
+        if plan is not None and left is not None and 0 <= left <= 14:
+            text = (f"{exam_line(plan.day, left)} {due + new} question{'s' if due + new != 1 else ''} "
+                    f"to stay on track today.\n" + text)
+        return Message(text, kb([Button("Start revising ▶", Next())]))
 
     def _help(self) -> list[Reply]:
         lines = ["Tap Next (or send /quiz) for a question, then type your answer. "
                  "For choice questions, tap an option.", ""]
         lines += [f"/{name} — {desc}" for name, desc in COMMANDS]
-        return [Message("\n".join(lines), _kb([NEXT]), title="How this works")]
+        return [Message("\n".join(lines), kb([NEXT]), title="How this works")]
 
     # -------------------------------------------------------------- the session
 
@@ -731,13 +444,15 @@ class Engine(CohortDesk):
         self.store.set_pending(Pending(learner.id, question.id, mode, now))
         header = {"due": "Review", "new": "New question", "extra": "Extra practice"}[mode]
         header = f"{header} · {self._titles.get(question.topic, question.topic)}"
-        buttons: Keyboard = ()
+        key = question_key(question.id)
         if question.is_choice:
-            buttons = tuple((Button(f"{i + 1}. {opt}", f"choose:{question_key(question.id)}:{i}"),)
-                            for i, opt in enumerate(question.options))
-        return [AskQuestion(question, header, buttons, as_poll=question.fits_quiz_poll)]
+            order = self._order(learner, question)
+            ask = AskQuestion(question, header, as_poll=question.fits_quiz_poll, order=order)
+            return [dataclasses.replace(ask, buttons=tuple(
+                (Button(f"{pos + 1}. {opt}", Choose(key, pos)),) for pos, opt in enumerate(ask.options)))]
+        return [AskQuestion(question, header, kb([Button("I don't know — show me", ShowAnswer(key))]))]
 
-    def _pick(self, learner: Learner, settings: Any, allowed: list[str] | None, now: datetime,
+    def _pick(self, learner: Learner, settings: LearnerSettings, allowed: list[str] | None, now: datetime,
               skip: str | None) -> tuple[Question | None, str]:
         # 1. Due reviews, most overdue first (cards of questions no longer in the bank are skipped).
         exclude = skip
@@ -756,23 +471,21 @@ class Engine(CohortDesk):
                 return q, "new"
         return None, ""
 
-    def _new_left(self, learner: Learner, settings: Any, now: datetime) -> int:
-        start, end = day_bounds(learner_day(now, settings.timezone), settings.timezone)
-        return max(0, settings.new_per_day - self.store.introduced_count(learner.id, start, end))
+    def _new_left(self, learner: Learner, settings: LearnerSettings, now: datetime) -> int:
+        today = learner_day(now, settings.timezone)
+        start, end = day_bounds(today, settings.timezone)
+        introduced = self.store.introduced_count(learner.id, start, end)
+        return max(0, self.exams.pace(learner, settings, today, introduced) - introduced)
 
     def _new_question(self, learner: Learner, allowed: list[str] | None, skip: str | None) -> Question | None:
-        seen = self.store.seen_questions(learner.id)
-        per_topic = Counter(seen.values())
+        """The next new question, in `bot.tutor.session`'s order (types interleaved, foundations first)."""
+        order = self.store.introduced_order(learner.id)
+        introduced = [q for q in (self.bank.get(qid) for qid in order) if q is not None]
+        seen = set(self.store.seen_questions(learner.id))
         allowed_set = set(allowed) if allowed is not None else None
-        fresh: dict[str, list[Question]] = defaultdict(list)
-        for q in self.bank:
-            if q.id not in seen and q.id != skip and (allowed_set is None or q.id in allowed_set):
-                fresh[q.topic].append(q)
-        if not fresh:
-            return None
-        # The topic this learner has seen least, so a session mixes topics; ties in bank order.
-        topic = min(fresh, key=lambda t: (per_topic[t], self._topic_order.index(t)))
-        return fresh[topic][0]
+        fresh = [q for q in self.bank
+                 if q.id not in seen and q.id != skip and (allowed_set is None or q.id in allowed_set)]
+        return next_new_question(fresh, introduced, str(learner.id))
 
     def _extra_question(self, learner: Learner, allowed: list[str] | None,
                         skip: str | None) -> tuple[Question | None, str]:
@@ -786,7 +499,7 @@ class Engine(CohortDesk):
         weakest = min(cards, key=lambda c: (self.scheduler.retrievability(c.card, now), c.question_id))
         return self.bank.get(weakest.question_id), "extra"
 
-    def _nothing_due(self, learner: Learner, settings: Any, allowed: list[str] | None, now: datetime) -> Message:
+    def _nothing_due(self, learner: Learner, settings: LearnerSettings, allowed: list[str] | None, now: datetime) -> Message:
         nxt = self.store.next_due_time(learner.id, allowed)
         tz = ZoneInfo(settings.timezone)
         if nxt is None:
@@ -797,7 +510,7 @@ class Engine(CohortDesk):
             when = f"Your next review is due {day} at {local:%H:%M}."
         new_note = "" if self._new_question(learner, allowed, None) is None else " You've had today's new questions."
         return Message(f"All done for now!{new_note} {when}\nWant some extra practice? It won't change your schedule.",
-                       _kb([Button("Extra practice", "extra:"), Button("Stats", "stats:")]))
+                       kb([Button("Extra practice", Extra()), Button("Stats", Stats())]))
 
     # -------------------------------------------------------------- marking
 
@@ -811,11 +524,11 @@ class Engine(CohortDesk):
                                  marking.score, marking.hits, tuple(p.id for p in marking.misses))
         buttons = [NEXT]
         if not marking.passed and pending.mode != "extra":
-            buttons.append(Button("I was right", f"override:{review_id}"))
+            buttons.append(Button("I was right", Override(review_id)))
         buttons.append(STOP)
         note = (f"Your answer was {len(text):,} characters; I marked the first {MAX_ANSWER_CHARS:,}."
                 if truncated else "")
-        return [Feedback(question, marking, review_id, _kb(buttons), note)]
+        return [Feedback(question, marking, review_id, kb(buttons), note)]
 
     def _choose(self, learner: Learner, pending: Pending, question: Question, option: int,
                 card: CardRow | None) -> list[Reply]:
@@ -826,34 +539,36 @@ class Engine(CohortDesk):
                      1.0 if correct else 0.0, ("correct",) if correct else (), () if correct else ("correct",))
         verdict = "✅ Correct!" if correct else f"❌ Not quite. The answer is: {question.options[question.answer]}"
         text = verdict + (f"\n{question.explanation}" if question.explanation else "")
-        return [Message(text, _kb([NEXT, STOP]))]
+        return [Message(text, kb([NEXT, STOP]), toast=True)]
 
     def _record(self, learner: Learner, pending: Pending, question: Question, card: CardRow | None, answer: str,
                 now: datetime, rating: Rating, score: float, hits: tuple[str, ...], misses: tuple[str, ...]) -> int:
         """Append the review; unless it was extra practice, move `card` (None: a new one) on the schedule."""
         extra = pending.mode == "extra"
-        card_before = card_after = due_after = logd = None
-        if not extra:
-            card_before = card.card if card else self.scheduler.new_card(question.id, now)
-            card_after, due_after, logd = self.scheduler.review(card_before, rating, now)
-        return int(self.store.record_review(NewReview(
+        review = Review(
             learner_id=learner.id, question_id=question.id, topic=question.topic,
             kind="choice" if question.is_choice else "free_text", reviewed_at=now,
             rating=None if extra else int(rating), score=score, hits=hits, misses=misses, answer=answer,
-            extra=extra, card_before=card_before, card_after=card_after, due_after=due_after, log=logd)))
+            extra=extra, card_before=None, due_after=None)
+        if not extra:
+            before = card.card if card else self.scheduler.new_card(question.id, now)
+            after, due, log_ = self.scheduler.review(before, rating, now, self.exams.plan(learner))
+            review = dataclasses.replace(review, card_before=before, card_after=after, due_after=due, log=log_)
+        return self.store.record_review(review)
 
     # -------------------------------------------------------------- stats
 
     def stats(self, learner: Learner) -> StatsData:
         now = self.now()
-        tz = self.store.settings(learner.id).timezone
+        settings = self.store.settings(learner.id)
+        tz = settings.timezone
         reviews = self.store.reviews(learner.id)
         cards = self.store.cards(learner.id)
         today = learner_day(now, tz)
         by_day = Counter(learner_day(r.reviewed_at, tz) for r in reviews)
         recall_parts: dict[str, list[float]] = defaultdict(list)
-        for c in cards:
-            recall_parts[self._titles.get(c.topic, c.topic)].append(self.scheduler.retrievability(c.card, now))
+        for c in cards:  # what they can count on over the next week, not the value at the last review
+            recall_parts[self._titles.get(c.topic, c.topic)].append(self.scheduler.recall_ahead(c.card, now))
         st = streaks(((r.question_id, r.reviewed_at, r.due_after) for r in reviews if not r.extra), today, tz)
         due7 = []
         for k in range(7):
@@ -871,11 +586,5 @@ class Engine(CohortDesk):
             top_misses=top_missed_points(self.bank, reviews),
             reviews_per_day=[(today - timedelta(days=k), by_day.get(today - timedelta(days=k), 0))
                              for k in range(29, -1, -1)],
+            exam=self.exams.outlook(learner, settings, ((c.question_id, c.card) for c in cards), due7[0][1]),
         )
-
-    # -------------------------------------------------------------- channel helpers
-
-    def attach_poll(self, who: Who, question_id: str, poll_id: str) -> None:
-        """The channel sent `question_id` as a quiz poll: remember which poll answers it."""
-        learner = self.learner(who)
-        self.store.attach_poll(learner.id, question_id, poll_id)

@@ -6,12 +6,12 @@ from collections import Counter
 from collections.abc import Iterable
 
 from bot.tutor.bank import QuestionBank
-from bot.tutor.models import ReviewRow
+from bot.tutor.models import Review
 
 __all__ = ["accuracy_by_topic", "top_missed_points"]
 
 
-def accuracy_by_topic(bank: QuestionBank, reviews: Iterable[ReviewRow]) -> dict[str, tuple[int, int]]:
+def accuracy_by_topic(bank: QuestionBank, reviews: Iterable[Review]) -> dict[str, tuple[int, int]]:
     """Topic title -> (right, answered). Full marks or an "I was right" override count as right."""
     titles = {t.slug: t.title for t in bank.topics}
     acc: dict[str, list[int]] = {}
@@ -22,7 +22,7 @@ def accuracy_by_topic(bank: QuestionBank, reviews: Iterable[ReviewRow]) -> dict[
     return {t: (a[0], a[1]) for t, a in acc.items()}
 
 
-def top_missed_points(bank: QuestionBank, reviews: Iterable[ReviewRow], n: int = 5) -> list[tuple[str, str, int]]:
+def top_missed_points(bank: QuestionBank, reviews: Iterable[Review], n: int = 5) -> list[tuple[str, str, int]]:
     """(question prompt, marking point text, times missed), most missed first, for free-text reviews."""
     missed: Counter[tuple[str, str]] = Counter()
     for r in reviews:

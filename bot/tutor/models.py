@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-__all__ = ["Learner", "Arrival", "LearnerSettings", "CardRow", "ReviewRow", "Pending", "NewReview", "Reminder", "OutboxItem", "Cohort",
+import fsrs
+
+__all__ = ["Learner", "Arrival", "LearnerSettings", "CardRow", "Review", "Pending", "Reminder", "OutboxItem", "Cohort",
            "Broadcast"]
 
 
@@ -28,6 +30,7 @@ class LearnerSettings:
     new_per_day: int
     topics: tuple[str, ...] | None  # None: every topic
     paused_until: datetime | None = None
+    exam_date: date | None = None  # their own assessment date (/exam); a cohort's otherwise
 
 
 @dataclass(frozen=True)
@@ -35,51 +38,37 @@ class CardRow:
     learner_id: int
     question_id: str
     topic: str
-    card: dict[str, Any]  # fsrs.Card.to_dict()
+    card: fsrs.Card
     due: datetime
     introduced_at: datetime
     reviews: int
 
 
 @dataclass(frozen=True)
-class ReviewRow:
-    id: int
+class Review:
+    """One answer in the append-only review log, and the schedule it moved.
+
+    Written by the engine (no `id` yet; `card_after` and `log` go with it, None for extra
+    practice) and read back by the store with its `id` and whether "I was right" overrode it.
+    """
+
     learner_id: int
     question_id: str
     topic: str
-    kind: str
+    kind: str  # free_text | choice
     reviewed_at: datetime
-    rating: int | None
+    rating: int | None  # fsrs.Rating; None for extra practice
     score: float
     hits: tuple[str, ...]
     misses: tuple[str, ...]
     answer: str
     extra: bool
-    card_before: dict[str, Any] | None
+    card_before: fsrs.Card | None
     due_after: datetime | None
+    card_after: fsrs.Card | None = None  # written, not read back: the card row holds it
+    log: fsrs.ReviewLog | None = None
+    id: int | None = None
     overridden: bool = False
-
-
-@dataclass(frozen=True)
-class NewReview:
-    """A review to append, with the card state it produced (None for extra practice)."""
-
-    learner_id: int
-    question_id: str
-    topic: str
-    kind: str
-    reviewed_at: datetime
-    rating: int | None
-    score: float
-    hits: tuple[str, ...]
-    misses: tuple[str, ...]
-    answer: str
-    extra: bool
-    card_before: dict[str, Any] | None
-    card_after: dict[str, Any] | None
-    due_after: datetime | None
-    log: dict[str, Any] | None = None
-    introduced: bool = False  # first review of this question by this learner
 
 
 @dataclass(frozen=True)
@@ -89,7 +78,6 @@ class Pending:
     mode: str  # due | new | extra
     asked_at: datetime
     poll_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +129,7 @@ class Cohort:
     created_at: datetime
     closed_at: datetime | None
     members: int
+    exam_date: date | None = None  # members inherit it unless they set their own
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,17 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import fsrs
 
+from bot.tutor.exam import DAY_STARTS_AT, ExamPlan, Readiness, exam_due, mean_recall, readiness, target_retention
 from bot.tutor.grading import Marking
 
 __all__ = ["Rating", "Scheduler", "rating_for", "learner_day", "day_bounds", "Streaks", "streaks", "DAY_STARTS_AT"]
 
 Rating = fsrs.Rating
-DAY_STARTS_AT = time(4, 0)  # as Anki: a late-night session counts for the day before
 
 
 def _aware(now: datetime) -> datetime:
@@ -40,24 +39,52 @@ def rating_for(marking: Marking | None = None, *, correct: bool | None = None) -
 
 
 class Scheduler:
-    """FSRS-6 with the learner's desired retention; cards travel as `Card.to_dict()`."""
+    """FSRS-6 with the learner's desired retention, on `fsrs.Card`s (the store serialises them).
+
+    With an `ExamPlan` (`bot.tutor.exam`) a review aims at the exam day: the target retention
+    rises over its last two weeks and an interval that would sleep through the day is cut
+    back into its last week.
+    """
 
     def __init__(self, desired_retention: float = 0.9) -> None:
-        # No fuzzing: the same answers at the same times give the same schedule (testable).
-        self._fsrs = fsrs.Scheduler(desired_retention=desired_retention, enable_fuzzing=False)
+        self.desired_retention = desired_retention
+        self._by_target: dict[float, fsrs.Scheduler] = {}
+        self._fsrs = self._target(desired_retention)
+
+    def _target(self, retention: float) -> fsrs.Scheduler:
+        key = round(retention, 4)
+        if key not in self._by_target:
+            # No fuzzing: the same answers at the same times give the same schedule (testable).
+            self._by_target[key] = fsrs.Scheduler(desired_retention=key, enable_fuzzing=False)
+        return self._by_target[key]
 
     @staticmethod
-    def new_card(question_id: str, now: datetime) -> dict[str, Any]:
+    def new_card(question_id: str, now: datetime) -> fsrs.Card:
         card_id = zlib.crc32(question_id.encode()) or 1
-        return fsrs.Card(card_id=card_id, due=_aware(now)).to_dict()  # type: ignore[no-any-return]
+        return fsrs.Card(card_id=card_id, due=_aware(now))
 
-    def review(self, card: dict[str, Any], rating: fsrs.Rating, now: datetime) -> tuple[dict[str, Any], datetime, dict[str, Any]]:
-        """Apply a rating: (new card dict, its due time, the review log dict)."""
-        new, log = self._fsrs.review_card(fsrs.Card.from_dict(card), rating, _aware(now))
-        return new.to_dict(), new.due, log.to_dict()
+    def review(self, card: fsrs.Card, rating: fsrs.Rating, now: datetime,
+               plan: ExamPlan | None = None) -> tuple[fsrs.Card, datetime, fsrs.ReviewLog]:
+        """Apply a rating: (the new card, its due time, the review log). `card` itself is not changed."""
+        now = _aware(now)
+        sched = self._fsrs
+        if plan is not None:
+            sched = self._target(target_retention(self.desired_retention, plan, learner_day(now, plan.timezone)))
+        new, log = sched.review_card(card, rating, now)
+        if plan is not None:
+            new.due = exam_due(new.due, now, new.card_id, plan)
+        return new, new.due, log
 
-    def retrievability(self, card: dict[str, Any], now: datetime) -> float:
-        return float(self._fsrs.get_card_retrievability(fsrs.Card.from_dict(card), _aware(now)))
+    def retrievability(self, card: fsrs.Card, now: datetime) -> float:
+        return float(self._fsrs.get_card_retrievability(card, _aware(now)))
+
+    def recall_ahead(self, card: fsrs.Card, now: datetime, days: int = 7) -> float:
+        """The recall expected over the next `days` days: what a learner can count on, not the
+        value at the moment of the last review (which reads 100 % for a card just failed)."""
+        return mean_recall(self._fsrs, card, _aware(now), days)
+
+    def readiness(self, cards: Iterable[fsrs.Card], total: int, plan: ExamPlan) -> Readiness:
+        return readiness(self._fsrs, cards, total, plan)
 
 
 def learner_day(moment: datetime, tz: str) -> date:
@@ -109,8 +136,9 @@ def streaks(events: Iterable[tuple[str, datetime, datetime | None]], today: date
     while day <= today:
         start, end = day_bounds(day, tz)
         while i < len(evs) and evs[i].at < start:
-            if evs[i].due_after is not None:
-                due[evs[i].question_id] = evs[i].due_after  # type: ignore[assignment]
+            due_after = evs[i].due_after
+            if due_after is not None:
+                due[evs[i].question_id] = due_after
             i += 1
         if day in active_days:
             run += 1

@@ -1,7 +1,7 @@
 """The paced sender: drains the store's outbox under Telegram's limits, for reminders and broadcasts.
 
 At most `rate` messages a second overall and one a second per chat; a 429 pauses the whole
-sender for `retry_after`; a 403 marks the learner inactive; other errors are retried with
+sender for `retry_after`; a 403 marks the learner inactive; a sent reminder counts towards its back-off; other errors are retried with
 back-off a few times, then reported as failed. Rows are claimed with a lease, so after a crash
 they are taken again once the lease ends: rows claimed but not yet attempted are simply sent,
 and only a row whose send was under way (status `sending`) can be a duplicate. With
@@ -20,9 +20,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
-
 from bot.tutor.models import OutboxItem
+from bot.tutor.ports import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +90,9 @@ class RateLimiter:
 class PacedSender:
     """Drains the outbox: claim a batch, pace the sends, record each outcome."""
 
-    def __init__(self, store: Any, deliver: Callable[[OutboxItem], Awaitable[Outcome]], *, rate: float = 25.0,
+    def __init__(self, store: OutboxStore, deliver: Callable[[OutboxItem], Awaitable[Outcome]], *, rate: float = 25.0,
                  per_chat: float = 1.0, batch: int | None = None, lease: timedelta = timedelta(seconds=30),
-                 max_attempts: int = 5, in_flight: int = 1, on_finished: Callable[[OutboxItem, Outcome], Awaitable[None]] | None = None,
+                 max_attempts: int = 5, in_flight: int = 1,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.store = store
         self.deliver = deliver
@@ -101,7 +100,6 @@ class PacedSender:
         self.batch = batch or max(10, int(rate * 4))  # a few seconds of sending, well inside the lease
         self.lease = lease
         self.max_attempts = max_attempts
-        self.on_finished = on_finished
         self.clock = clock
         self._sem = asyncio.Semaphore(in_flight)
         self._wake = asyncio.Event()
@@ -176,8 +174,10 @@ class PacedSender:
                                         count_attempt=True, error=outcome.error)
                 return
         await asyncio.to_thread(self.store.finish_outbox, item.id, outcome.status, now, outcome.error)
-        if self.on_finished is not None:
-            try:
-                await self.on_finished(item, outcome)
-            except Exception:  # noqa: BLE001
-                log.exception("sender: after-send hook failed for row %s", item.id)
+        try:
+            if outcome.status == BLOCKED:
+                await asyncio.to_thread(self.store.set_active, item.learner_id, False)
+            elif outcome.status == SENT and item.kind == "reminder":
+                await asyncio.to_thread(self.store.reminder_sent, item.learner_id, now)
+        except Exception:  # noqa: BLE001 - the row is done; its bookkeeping must not stop the rest
+            log.exception("sender: recording the outcome of row %s failed", item.id)

@@ -4,6 +4,7 @@ The sweep is the only periodic job (no job per learner: APScheduler's jobs do no
 restarts and it drops thousands of simultaneous ones). Each reminder row holds its next
 fire time in UTC; claiming advances it atomically, so two sweepers never send one twice.
 What a reminder says is decided when it is sent (`Engine.reminder`), so it is never stale.
+No Telegram here: the channel's outbox extension runs the sweep as a JobQueue job.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
-
 from bot.tutor.models import Reminder
+from bot.tutor.ports import OutboxStore
 from bot.tutor.remind import LATE_LIMIT, interval_days, next_fire, parse_time
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ __all__ = ["ReminderSweeper"]
 class ReminderSweeper:
     """Claims due reminders from the store into the outbox."""
 
-    def __init__(self, store: Any, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, store: OutboxStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.store = store
         self.clock = clock
 

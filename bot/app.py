@@ -1,0 +1,136 @@
+"""The one composition root: settings -> bank, store, grader, engine, runtime jobs and channels.
+
+Every entry point builds its services here: `run_bot` (Telegram), `run_shell` (the terminal),
+and tests and benchmarks through `build_engine`/`outbox_extension`. Nothing else constructs
+an `Engine` for the running bot, and nothing else opens the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from bot.config import Settings, configure_logging
+from bot.errors import ContentError
+from bot.runtime.reminders import ReminderSweeper
+from bot.runtime.runner import EngineThreads
+from bot.runtime.sender import PacedSender
+from bot.store import Store
+from bot.tutor.bank import QuestionBank, load_bank
+from bot.tutor.engine import Engine
+from bot.tutor.ports import Clock
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.app import Extension
+
+__all__ = ["Services", "load_services", "build_engine", "outbox_extension", "run_bot", "run_shell", "utc_now"]
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Services:
+    bank: QuestionBank
+    store: Store
+
+
+def load_services(settings: Settings, *, database_url: str | None = None) -> Services:
+    """Load the question bank (ContentError lists every problem), then open (and migrate) the store."""
+    bank = load_bank(settings.content_dir)
+    return Services(bank, Store.open(database_url or settings.database_url))
+
+
+def build_engine(settings: Settings, bank: QuestionBank, store: Store, *, clock: Clock = utc_now,
+                 admins: Iterable[tuple[str, str]] = (), link_base: str | None = None, warm: bool = False) -> Engine:
+    """The engine as every entry point runs it; `warm` compiles each question's matcher now."""
+    engine = Engine(bank, store, clock=clock, default_timezone=settings.default_timezone,
+                    new_per_day=settings.new_per_day, desired_retention=settings.desired_retention,
+                    admins=admins, link_base=link_base)
+    if warm:
+        engine.grader.warm(bank)  # not on a learner's first answer
+    return engine
+
+
+def outbox_extension(settings: Settings, store: Store, clock: Clock = utc_now) -> Extension:
+    """The Telegram outbox (reminder sweep, paced sender, broadcast progress) on `store`."""
+    from bot.channels.telegram.outbox import outbox
+
+    return outbox(ReminderSweeper(store, clock),
+                  lambda deliver: PacedSender(store, deliver, rate=settings.send_rate, clock=clock))
+
+
+def run_bot(settings: Settings) -> int:
+    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
+    from bot.channels.telegram import ALLOWED_UPDATES, CHANNEL, build_application, webhook_options
+    from bot.channels.telegram.app import DEFAULT_CONCURRENCY, deep_link_base
+
+    configure_logging(settings)
+    # PTB's time periods (e.g. RetryAfter.retry_after) as timedeltas, as in its next major version.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    try:
+        services = load_services(settings)
+    except ContentError as exc:
+        log.error("cannot load the question bank:\n%s", exc)
+        return 1
+    store = services.store
+    try:
+        loop = asyncio.new_event_loop()  # PTB runs the bot on this loop too
+        asyncio.set_event_loop(loop)
+        link_base = loop.run_until_complete(deep_link_base(settings))  # cohort links need the bot's username
+        engine = build_engine(settings, services.bank, store, link_base=link_base, warm=True,
+                              admins={(CHANNEL, str(i)) for i in settings.tutor_admin_ids})
+        threads = 1 if store.dialect == "sqlite" else DEFAULT_CONCURRENCY  # SQLite writes one at a time
+        log.info("engine: %d thread(s)", threads)
+        app = build_application(settings, engine, runner=EngineThreads(engine, threads),
+                                extensions=[outbox_extension(settings, store)])
+        if settings.webhook_url:
+            log.info("starting: webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
+            app.run_webhook(**webhook_options(settings))
+        else:
+            log.info("starting: long polling")
+            app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    finally:
+        store.close()
+    return 0
+
+
+def run_shell(settings: Settings, *, user: str | None, db: str | None, tutor: bool = False,
+              stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+    """The tutor in this terminal, on the same engine and store, reading `stdin` line by line."""
+    from bot.channels.shell import Shell
+    from bot.tutor.actions import Who
+
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    try:
+        services = load_services(settings, database_url=db)
+    except ContentError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    bank, store = services.bank, services.store
+    try:
+        name = user or getpass.getuser() or "learner"
+        engine = build_engine(settings, bank, store, admins={("shell", name)} if tutor else ())
+        shell = Shell(engine, Who("shell", name, display_name=name), out, Path("data") / "files")
+        interactive = stdin.isatty()
+        if interactive:
+            shell.say(f"Revision tutor: {len(bank)} questions in {len(bank.topics)} topics. "
+                      "Type /quiz to start, /help for commands, Ctrl-D to leave.\n")
+        shell.run(stdin)
+        if interactive:
+            shell.say("Bye! Your progress is saved.")
+    finally:
+        store.close()
+    return 0
