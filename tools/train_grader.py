@@ -123,7 +123,7 @@ def extract(corpus: Corpus, model: SemanticModel, progress: bool = False) -> lis
         reading = grader.matcher.read(compiled, text)
         lex = [grader._lexical(reading, n) for n in range(len(compiled.points))]
         open_points = [n for n, r in enumerate(lex) if r is None or (not r.earned and r.stage != "guard")]
-        feats = model.features(grader, reading, open_points, text) if open_points and reading.sentences else {}
+        feats = model.features(reading, open_points, text) if open_points and reading.sentences else {}
         gold = set(a["gold"])
         for n, cp in enumerate(compiled.points):
             r = lex[n]

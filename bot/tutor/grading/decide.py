@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Literal
 
 from bot.tutor.bank import Glossary, Question
 from bot.tutor.grading import guards
@@ -27,6 +28,7 @@ from bot.tutor.grading.english import Vocab, default_vocab
 from bot.tutor.grading.evidence import Matcher, Reading
 from bot.tutor.grading.lexicon import Lexicon
 from bot.tutor.grading.marking import MAX_ANSWER_CHARS, Marking, PointResult
+from bot.tutor.grading.model import SemanticModel, load_default
 
 __all__ = ["Grader", "grade"]
 
@@ -46,18 +48,16 @@ class Grader:
     or onnxruntime is missing: then the lexical path, with a warning), or `False` for none."""
 
     def __init__(self, glossary: Glossary = Glossary(), lexicon: Lexicon | None = None,
-                 model: object | None = None) -> None:
+                 model: SemanticModel | Literal[False] | None = None) -> None:
         self.glossary = glossary
         self.vocab: Vocab = Vocab.of(lexicon) if lexicon is not None else default_vocab()
         self.matcher = Matcher(glossary, self.vocab)
         if model is None:
-            from bot.tutor.grading.model import load_default
-
             model = load_default()
-        self.model = model or None
+        self.model: SemanticModel | None = model or None
         self.rule_confidence = dict(RULE_CONFIDENCE)
         if self.model is not None:
-            self.rule_confidence.update(getattr(self.model, "rule_confidence", {}) or {})
+            self.rule_confidence.update(self.model.rule_confidence)
 
     def warm(self, questions: Iterable[Question]) -> int:
         """Compile free-text questions ahead of time (at start-up), so no learner waits for it."""
@@ -77,7 +77,7 @@ class Grader:
             if result is None or (not result.earned and result.stage != "guard"):
                 open_points.append(n)
         if self.model is not None and open_points and reading.sentences:
-            for n, r in self.model.decide(self, reading, open_points, answer).items():
+            for n, r in self.model.decide(reading, open_points, answer).items():
                 if r is not None:
                     results[n] = r
         final = [r if r is not None else PointResult(cp.point, False, "", "none", "no evidence",

@@ -460,9 +460,9 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
                 x.cont = x.cont or n > 0
             matched = True
             break
-        c = v.lexicon.get((t.stem,))
-        if c:
-            t.concepts = t.concepts + c
+        own = v.lexicon.get((t.stem,))
+        if own:
+            t.concepts = t.concepts + own
         elif not matched:
             m = _NEG_PREFIX.match(t.surface)
             if m:
@@ -492,8 +492,8 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
         if t.surface in v.negations:
             scope = 4
             t.skip = True
-            nxt = [x.surface for x in tokens[n + 1:n + 4]]
-            clause = "that" in nxt and any(w in v.negated_clause_words for w in nxt[:nxt.index("that")])
+            ahead = [x.surface for x in tokens[n + 1:n + 4]]
+            clause = "that" in ahead and any(w in v.negated_clause_words for w in ahead[:ahead.index("that")])
             continue
         if clause and scope and t.surface == "that":
             scope = 12

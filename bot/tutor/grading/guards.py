@@ -25,11 +25,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.tutor.grading.evidence import _LABEL, _contradicts
+from bot.tutor.grading.evidence import _LABEL
+from bot.tutor.grading.spans import _contradicts
 
 if TYPE_CHECKING:
     from bot.tutor.grading.english import Token
-    from bot.tutor.grading.evidence import Reading, _Sentence
+    from bot.tutor.grading.evidence import Reading
+    from bot.tutor.grading.spans import _Sentence
 
 __all__ = ["objection", "coverage", "content_words", "CONFIDENCE", "GUARDS"]
 

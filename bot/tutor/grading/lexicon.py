@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ContentError
+from bot.tutor.yamlnodes import Collector, Node, display, join, read_yaml, string_list, unknown_keys
 
 __all__ = ["Lexicon", "load_lexicon", "bundled_lexicon", "check_lexicon", "LEXICON_FILE"]
 
 LEXICON_FILE = "lexicon.yaml"
 
-_WORD_LISTS = ("stopwords", "negations", "scope_breaks", "structure_words", "phrasal_objects",
+_WORD_LISTS: tuple[str, ...] = ("stopwords", "negations", "scope_breaks", "structure_words", "phrasal_objects",
                "unit_fillers", "common", "generic", "clause_breaks", "not_category", "polar",
                "decrease_groups", "decrease_words", "keep_words")
 _MAPPINGS = ("contractions", "textspeak")
@@ -72,20 +73,18 @@ class Lexicon:
         return self is other
 
 
-def check_lexicon(root: Any, out: Any) -> Lexicon | None:
-    """Validate a parsed lexicon file (bank `_Node` tree) into `out` (a bank `_Collector`)."""
-    from bot.tutor.bank import _join, _string_list, _unknown_keys  # the bank's line-aware helpers
-
+def check_lexicon(root: Node, out: Collector) -> Lexicon | None:
+    """Validate a parsed lexicon file (a `yamlnodes.Node` tree), its problems into `out`."""
     if not isinstance(root.value, dict) or "lexicon" not in root.value:
         out.add(root.line, "", "expected a mapping with a 'lexicon' key")
         return None
-    _unknown_keys(root, {"lexicon"}, out, "")
+    unknown_keys(root, {"lexicon"}, out, "")
     top = root.value["lexicon"]
     if not isinstance(top.value, dict):
         out.add(top.line, "lexicon", "expected a mapping of sections (synonyms, opposites, stopwords, ...)")
         return None
     before = len(out.problems)
-    _unknown_keys(top, _KEYS, out, "lexicon")
+    unknown_keys(top, _KEYS, out, "lexicon")
     m = top.value
     values: dict[str, Any] = {}
 
@@ -93,14 +92,14 @@ def check_lexicon(root: Any, out: Any) -> Lexicon | None:
         node = m.get(key)
         if node is None:
             return ()
-        items = _string_list(node, out, _join("lexicon", key))
+        items = string_list(node, out, join("lexicon", key))
         return tuple(i.lower() for i in items or ())
 
     def mapping(node: Any, where: str) -> dict[str, Any] | None:
         if not isinstance(node.value, dict):
             out.add(node.line, where, "expected a mapping")
             return None
-        _unknown_keys(node, set(node.value), out, where)  # duplicates only
+        unknown_keys(node, set(node.value), out, where)  # duplicates only
         return node.value
 
     for key in _WORD_LISTS:
@@ -121,7 +120,7 @@ def check_lexicon(root: Any, out: Any) -> Lexicon | None:
     elif (mp := mapping(node, "lexicon.synonyms")) is not None:
         for name, g in mp.items():
             where = f"lexicon.synonyms.{name}"
-            items = _string_list(g, out, where)
+            items = string_list(g, out, where)
             if items is None:
                 continue
             if len(items) < 2:
@@ -136,7 +135,7 @@ def check_lexicon(root: Any, out: Any) -> Lexicon | None:
         node = m.get(key)
         if node is not None and (mp := mapping(node, f"lexicon.{key}")) is not None:
             for name, g in mp.items():
-                items = _string_list(g, out, f"lexicon.{key}.{name}")
+                items = string_list(g, out, f"lexicon.{key}.{name}")
                 if items is not None:
                     named[name] = tuple(i.lower() for i in items)
         values[key] = named
@@ -147,7 +146,7 @@ def check_lexicon(root: Any, out: Any) -> Lexicon | None:
             out.add(node.line, "lexicon.opposites", "expected a list of [group, group] pairs")
         else:
             for i, pair in enumerate(node.value):
-                items = _string_list(pair, out, f"lexicon.opposites[{i}]")
+                items = string_list(pair, out, f"lexicon.opposites[{i}]")
                 if items is None:
                     continue
                 if len(items) != 2:
@@ -179,11 +178,9 @@ def check_lexicon(root: Any, out: Any) -> Lexicon | None:
 
 def load_lexicon(path: str | Path) -> Lexicon:
     """Read and check one lexicon file; ContentError lists every problem (file:line)."""
-    from bot.tutor.bank import _Collector, _display, _read_yaml
-
     path = Path(path)
-    out = _Collector(_display(path))
-    root = _read_yaml(path, out)
+    out = Collector(display(path))
+    root = read_yaml(path, out)
     lex = check_lexicon(root, out) if root is not None else None
     if out.problems or lex is None:
         raise ContentError(out.problems or [f"{path}: no lexicon"])

@@ -32,8 +32,8 @@ from bot.tutor.grading import guards
 from bot.tutor.grading.marking import PointResult
 
 if TYPE_CHECKING:
-    from bot.tutor.grading.decide import Grader
-    from bot.tutor.grading.evidence import Reading, _Sentence
+    from bot.tutor.grading.evidence import Reading
+    from bot.tutor.grading.spans import _Sentence
 
 __all__ = ["Encoder", "Head", "SemanticModel", "load_default", "FEATURES", "DATA_DIR"]
 
@@ -149,7 +149,7 @@ class SemanticModel:
             self._refs[key] = got
         return got
 
-    def features(self, grader: Grader, reading: Reading, open_points: list[int], answer: str
+    def features(self, reading: Reading, open_points: list[int], answer: str
                  ) -> dict[int, tuple[_Sentence | None, list[float] | None, str]]:
         """For each open point: the sentence the model would judge (most similar to the point,
         no guard objecting), its feature vector, and the guard that vetoed the best one if all did."""
@@ -193,11 +193,11 @@ class SemanticModel:
 
     # ----------------------------------------------------------------- decisions
 
-    def decide(self, grader: Grader, reading: Reading, open_points: list[int], answer: str
+    def decide(self, reading: Reading, open_points: list[int], answer: str
                ) -> dict[int, PointResult | None]:
         results: dict[int, PointResult | None] = {}
         points = reading.compiled.points
-        for n, (s, x, vetoed) in self.features(grader, reading, open_points, answer).items():
+        for n, (s, x, vetoed) in self.features(reading, open_points, answer).items():
             mp = points[n].point
             if s is None or x is None:
                 results[n] = (PointResult(mp, False, "", "guard", vetoed, guards.CONFIDENCE.get(vetoed, 0.8))
