@@ -38,6 +38,12 @@ import train_grader as tg  # noqa: E402
 from bot.tutor.bank import load_bank, load_glossary  # noqa: E402
 from bot.tutor.grading import Grader  # noqa: E402
 
+_UNITS = {
+    "Coordinate customer communication processes in a contact centre": "unit: communication",
+    "Contribute to performance management in a contact centre": "unit: performance",
+    "Manage customer service delivery in a contact centre": "unit: service delivery",
+    "Develop customer service procedures for use in a contact centre": "unit: procedures",
+}
 TARGETS = {"f1": (">=", 0.90), "fc": ("<=", 0.05), "trap": ("<=", 0.08), "para_r": (">=", 0.75), "swap": ("<=", 0.0)}
 
 
@@ -205,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         "overall": lambda a, q: ["all"],
         "kind": lambda a, q: [a.get("kind") or "?"],
         "subkind": lambda a, q: [a["subkind"]] if a.get("subkind") else [],
-        "topic": lambda a, q: [q.topic],
+        # bank questions by their topic; practice questions (grading-data/questions/) by unit only
+        "topic": lambda a, q: [] if q.topic.startswith("practice") else [q.topic],
+        "unit": lambda a, q: [_UNITS.get(q.unit, q.unit or "?")],
+        "source": lambda a, q: ["practice" if q.topic.startswith("practice") else "bank"],
     }
     results: dict[str, dict[str, Any]] = {}
     for kname, key in keyers.items():
