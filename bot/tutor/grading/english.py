@@ -260,8 +260,20 @@ def _numbers(words: list[str], fillers: frozenset[str]) -> list[str]:
             k += 1
         if k < n and words[k] in UNIT_WORDS and not (words[k] in ("m", "d", "p") and k != j):
             dim, size = UNIT_WORDS[words[k]]
-            out.append(f"q:{dim}:{_fmt(val * size)}")
+            total = val * size
             i = k + 1
+            # "8 minutes 40 seconds", "an hour and five minutes": one duration, not "8 minutes"
+            while dim == "t":
+                a = i + (1 if i < n and words[i] == "and" else 0)
+                more = (float(words[a]) if a < n and _DECIMAL.fullmatch(words[a])
+                        else _UNITS.get(words[a]) if a < n and words[a] not in ("once", "twice", "half") else None)
+                unit = UNIT_WORDS.get(words[a + 1]) if more is not None and a + 1 < n else None
+                if more is None or unit is None or unit[0] != "t" or unit[1] >= size:
+                    break
+                size = unit[1]
+                total += more * size
+                i = a + 2
+            out.append(f"q:{dim}:{_fmt(total)}")
             continue
         out.append(f"q:n:{_fmt(val)}")
         i = j
@@ -490,6 +502,9 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
     clause = False
     for n, t in enumerate(tokens):
         if t.surface in v.negations:
+            if n >= 2 and tokens[n - 1].surface in ("or", "/") and tokens[n - 2].surface in ("yes", "whether"):
+                t.skip = True  # "a yes or no answer", "yes/no", "whether or not": no negation
+                continue
             scope = 4
             t.skip = True
             ahead = [x.surface for x in tokens[n + 1:n + 4]]

@@ -65,7 +65,9 @@ class Reading:
         return self._pairs
 
 
-_EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|eg|for example|for instance|such as|like)\s*([^()]*?)(?:\)|$)", re.I | re.S)
+# "(e.g. pay, ...)", ", such as pay": examples; a whole word only ("likely" is no "like")
+_EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|(?:eg|for example|for instance|such as|like)\b)\s*([^()]*?)(?:\)|$)",
+                       re.I | re.S)
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
 
 
@@ -491,8 +493,8 @@ class Matcher:
             pk = self._keys(c, phrase)
             if not pk or all(k.surface_stop for k in pk):
                 continue  # "will": only as a term in a list
-            own = [k for k in pk if k.stem not in prompt_stems]
-            if own and len(pk) > len(own) and 2 * len(own) >= len(pk) and not all(k.common for k in own):
+            own = [k for k in pk if k.stem not in prompt_stems or k.quantity]  # numbers stay: "342/450 = 76%"
+            if own and len(pk) > len(own) and 2 * len(own) >= len(pk) and not all(k.common or k.quantity for k in own):
                 pk = own  # the learner need not repeat the question's words (but one common word is no idea)
             if any(_find(tuple(pk), ps, literal=len(pk) == 1) for ps in prompt_reads):
                 continue  # the prompt itself says this: echoing it earns nothing

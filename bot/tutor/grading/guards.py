@@ -49,24 +49,36 @@ is are means mean measures measure shows show tracks track predicts predict tell
 counts count records record looks describes describe covers cover compares compare asks ask
 explores explore focuses focus captures capture reflects reflect indicates indicate refers
 sets set states state explains explain defines define says say lists list
+gets get starts start invites invite involves involve happens happen
 """.split())
+# verbs after which a subject is a term even where the prompt does not name it ("An aim is ...")
+_STRONG_VERBS = frozenset("is are means mean measures measure refers describes defines".split())
+_FRAMES = frozenset("in with for during on under".split())
 _ARTICLES = frozenset("a an the".split())
 _NOT_TERMS = frozenset("it this that they there you we he she which what who one".split())
-_WORD_RE = re.compile(r"[A-Za-z][\w'&/-]*|=")
+_WORD_RE = re.compile(r"[A-Za-z][\w'&/-]*|\d+|=")
 
 
-def _subject(text: str) -> str:
-    """The term a point's text defines: up to four words before a defining verb, or ""."""
+def _subject(text: str) -> tuple[str, bool]:
+    """The term a point's text defines: up to four words before a defining verb ("Adherence
+    measures ...") or after a framing preposition ("In a warm transfer the agent ..."), or "";
+    and whether the verb is a strong defining one ("is", "means") rather than any verb."""
     words = _WORD_RE.findall(text[:120])
+    if len(words) > 2 and words[0].lower() in _FRAMES and words[1].lower() in _ARTICLES:
+        rest = words[2:7]
+        end = next((i for i, w in enumerate(rest) if w.lower() in _ARTICLES or w.lower() in _DEFINING_VERBS), 0)
+        return (" ".join(rest[:end]), False) if 0 < end <= 3 else ("", False)
     while words and words[0].lower() in _ARTICLES:
         words = words[1:]
     for i, w in enumerate(words[:5]):
         if w.lower() in _DEFINING_VERBS or w == "=":
             subject = words[:i]
+            if i + 1 < len(words) and words[i + 1].isdigit():
+                return "", False  # a calculation ("Paid hours are 20 x 37.5"), not a definition
             if subject and subject[0].lower() not in _NOT_TERMS:
-                return " ".join(subject)
-            return ""
-    return ""
+                return " ".join(subject), w.lower() in _STRONG_VERBS
+            return "", False
+    return "", False
 
 
 @dataclass(frozen=True)
@@ -89,16 +101,20 @@ def _facts(reading: Reading) -> _QuestionFacts:
     for cp in c.points:
         text = cp.point.text
         lab = _LABEL.match(text)
-        name = ""
+        name, strong = "", False
         if lab:
             name = re.sub(r"^\s*[A-Za-z]\s+(?:is|=|stands for)\s+", "", lab.group(1))
         else:
-            name = _subject(text)
-        toks = [t for t in m._tokens(c, name) if t.gloss >= 0 or (t.surface.isalnum() and t.surface not in v.stopwords)] if name else []
-        # a term the question asks about (the prompt names it), not a person ("the customer")
+            name, strong = _subject(text)
+        toks = [t for t in m._tokens(c, name) if t.gloss >= 0 or t.quantity
+                or (t.surface.isalnum() and t.surface not in v.stopwords)] if name else []
+        # a term the question asks about (the prompt names it), not a person ("the customer");
+        # or a short term the point defines outright ("An aim is ...", "Open questions are ...")
+        people = any(t.surface in v.people or _singular_word(t.surface) in v.people for t in toks)
         asked = any((t.gloss >= 0 and t.gloss in c.prompt_glosses) or (t.gloss < 0 and t.stem in c.prompt_stems
                     and t.surface not in v.people and t.stem not in v.common) for t in toks)
-        raw.append(toks if toks and asked else None)
+        defined = strong and 0 < len(toks) <= 2 and not people and not any(t.stem in v.common for t in toks)
+        raw.append(toks if toks and (asked or defined) and not people else None)
     # words shared by every term ("indicators" in leading/lagging indicators) tell them apart not
     named = [r for r in raw if r]
     shared = set.intersection(*({t.stem for t in r} for r in named)) if len(named) >= 2 else set()
@@ -118,6 +134,10 @@ def _facts(reading: Reading) -> _QuestionFacts:
     got = _QuestionFacts(tuple(terms), len(distinct) >= 2, tuple(bodies))
     cache[key] = got
     return got
+
+
+def _singular_word(w: str) -> str:
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
 
 
 def _norm(m: object, text: str) -> str:
@@ -147,16 +167,27 @@ def swapped_definition(reading: Reading, n: int, s: _Sentence) -> bool:
     if not facts.family or own is None:
         return False
     m, c = reading.matcher, reading.compiled
-    toks = [t for t in m._tokens(c, s.text) if t.gloss >= 0 or t.surface.isalnum()]
-    where: list[tuple[int, int]] = []  # (position, point whose term is named there)
-    for j, term in enumerate(facts.terms):
-        if term is not None:
-            where += [(p, j) for p in _term_positions(term, toks)]
+    toks: list[Token] = []
+    aside: set[int] = set()  # inside brackets: "Part 1 (ISO 18295-1) sets ..." names no new subject
+    depth = 0
+    for t in m._tokens(c, s.text):
+        if t.surface in ("(", ")"):
+            depth = max(0, depth + (1 if t.surface == "(" else -1))
+        elif t.gloss >= 0 or t.quantity or t.surface.isalnum():
+            if depth:
+                aside.add(len(toks))
+            toks.append(t)
+    terms = {t for t in facts.terms if t is not None}
+    where: list[tuple[int, int]] = []  # (position, which term is named there); points may share one
+    order = sorted(terms)
+    for j, term in enumerate(order):
+        where += [(p, j) for p in _term_positions(term, toks) if p not in aside]
     if not where:
         return False  # no term named: nothing to bind to
     where.sort()
+    mine_j = order.index(own)
     named = {j for _, j in where}
-    if named == {n}:
+    if named == {mine_j}:
         return False
     cp = c.points[n]
     term_pos = {p for p, _ in where}
@@ -165,13 +196,23 @@ def swapped_definition(reading: Reading, n: int, s: _Sentence) -> bool:
     claims = [i for i, t in enumerate(toks) if i not in term_pos and not t.skip and t.surface not in stop
               and any(k.matches(t) for k in keys)]
     if not claims:
-        return n not in named  # only other terms are named: said of them
-    governed = set()
-    for i in claims:
+        return mine_j not in named  # only other terms are named: said of them
+    # the claim words that tell this point from the other named terms' points ("schedule" for
+    # adherence, not "time", which both definitions use) decide; each is governed by the term
+    # named before it (or, before any, the first one after it)
+    other_points = [cq for t, cq in zip(facts.terms, c.points) if t is not None and t != own
+                    and order.index(t) in named]
+    others = [k for cq in other_points for k in cq.keys if not k.parts]
+    telling = [i for i in claims if not any(k.matches(toks[i]) for k in others)] or claims
+    mine = theirs = 0
+    for i in telling:
         before = [j for p, j in where if p < i]
         after = [j for p, j in where if p > i]
-        governed.add(before[-1] if before else after[0])
-    return n not in governed
+        if (before[-1] if before else after[0]) == mine_j:
+            mine += 1
+        else:
+            theirs += 1
+    return theirs > mine
 
 
 def _quantities(cp_quantities: tuple[str, ...], s: _Sentence) -> tuple[bool, bool]:
