@@ -68,6 +68,10 @@ class Reading:
 # "(e.g. pay, ...)", ", such as pay": examples; a whole word only ("likely" is no "like")
 _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|(?:eg|for example|for instance|such as|like)\b)\s*([^()]*?)(?:\)|$)",
                        re.I | re.S)
+# "Name the four drivers", "Give three ways", "List two": a prompt a list of terms can answer
+_LIST_PROMPT = re.compile(r"\b(?:name|list|give|state|identify|suggest|outline|describe|what are)\b(?:\W+[\w-]+){0,4}?"
+                          r"\W+(?:two|three|four|five|six|seven|\d+|some|several)\b", re.I)
+_LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
 
 
@@ -141,6 +145,8 @@ class Matcher:
     # ----------------------------------------------------------------- matching
 
     def _earns(self, c: _Compiled, n: int, cp: _Point, s: _Sentence) -> str:
+        if s.is_list and not c.asks_for_list and len(set(s.clauses)) >= _LIST_ITEMS:
+            return ""  # a list of terms answers "name three ...", not "explain why ..." ("ICO, 72 hrs" is terse, not a list)
         words = s.words
         for term in cp.terms:
             if _find(term.keys, words, literal=True, where=s.where):
@@ -406,8 +412,9 @@ class Matcher:
                                 weight=sum(w for k, w in p.weights.items() if not k.literal))
         term_words = frozenset(k.stem for p in points for t in p.terms for k in t.keys if k.surface_stop)
         prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
+        lists = bool(_LIST_PROMPT.search(q.prompt))
         return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
-                         prompt_glosses, categories=categories)
+                         prompt_glosses, categories=categories, asks_for_list=lists)
 
     def _categories(self, c: _Compiled, q: Question, prompt_stems: frozenset[str]) -> frozenset[str]:
         """Terms that tell the points apart: a point's first content word, used by another point

@@ -215,6 +215,7 @@ class _Compiled:
     prompt_glosses: frozenset[int] = frozenset()  # glossary terms the prompt names
     corrections: dict[str, str] = field(default_factory=dict, compare=False)
     categories: frozenset[str] = frozenset()  # terms that tell points apart ("hygiene", "motivator")
+    asks_for_list: bool = True  # the prompt asks to name or list things: a list can answer it
 
 
 
