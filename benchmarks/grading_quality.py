@@ -1,7 +1,7 @@
 """Grading quality, leave-questions-out, on the labelled corpus (grading-data/) and the dev set.
 
     .venv/bin/python benchmarks/grading_quality.py [--systems round1,lexical,model] [--folds 5]
-        [--seed 12] [--json FILE] [--errors SYSTEM] [--no-dev]
+        [--seed 12] [--json FILE] [--errors SYSTEM] [--no-dev] [--rows-cache FILE]
 
 Grouped k-fold by question (fixed seed): whatever is fitted (the model's head, its calibration
 and thresholds) is fitted on the other folds only, and scored on the held-out questions. Systems:
@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--errors", help="print the disagreements of this system")
     ap.add_argument("--no-dev", action="store_true")
+    ap.add_argument("--rows-cache", help="keep the model's features here (tools/train_grader.py --rows-cache)")
     args = ap.parse_args(argv)
     systems = args.systems.split(",")
     corpus = tg.load_corpus(Path(args.corpus))
@@ -189,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
 
         model = load()
         model.encoder._cache_size = 500_000
-        rows = tg.extract(corpus, model) if "model" in systems else None
+        rows = tg.extract_cached(corpus, model, Path(args.rows_cache) if args.rows_cache else None) \
+            if "model" in systems else None
         if rows is None:
             g = Grader(corpus.glossary, model=False)
             preds["lexical"] = ({i: set(g.grade(corpus.questions[a["question"]], a["answer"]).hits)

@@ -127,6 +127,67 @@ def test_guards_on_lexical_marks(question: Question, answer: str, point: str, ea
         assert (r.stage, r.rule) == ("guard", rule), r.explain()
 
 
+AIMS = _q("t-aims", "Name the two kinds of statement in a plan and explain the difference between them.", [
+    ("aim", "An aim is a broad, long-term statement of intent.", ["aim is broad", "aim is long term"]),
+    ("objective", "An objective is a specific, measurable, time-bound step.", ["objective is specific", "objective is measurable"]),
+])
+OPEN_CLOSED = _q("t-open-closed", "Explain when an agent should use each of the two main types of question.", [
+    ("open", "Open questions invite the customer to explain in their own words.", ["open questions get detail"]),
+    ("closed", "Closed questions get a short answer, such as yes or no, to confirm a fact.",
+     ["closed questions get a short answer", "closed questions confirm"]),
+])
+REPEAT = _q("t-repeat", "Why can a very short AHT be bad for the customer?", [
+    ("repeat", "Customers are more likely to call back when the issue is not fixed on the first call.",
+     ["call back", "ring back"]),
+])
+AHT_TARGET = _q("t-aht", "The team's AHT target is under 9 minutes. Is 8 minutes 40 seconds on target?", [
+    ("value", "AHT of 8 minutes 40 seconds is 520 seconds.", ["520 seconds"]),
+])
+NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
+    ("health", "Health: conditions that affect the ability to carry out day-to-day tasks.", ["health"]),
+    ("life", "Life events: bereavement, job loss, relationship breakdown.", ["life events"]),
+    ("resilience", "Resilience: low ability to withstand financial or emotional shocks.", ["resilience"]),
+])
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    # examples are stripped at "like", never inside "likely": the rest of the point stays
+    (REPEAT, "If the issue isn't fixed first time the customer has to ring back.", {"repeat"}),
+    (REPEAT, "Customers are more likely to be happy.", set()),
+    # "yes or no" is a kind of answer, not a negation
+    (OPEN_CLOSED, "Closed questions get a yes or no answer to confirm a fact.", {"closed"}),
+    # a definition is bound to the term it is said of, short terms included
+    (AIMS, "An objective is broad and long term, and an aim is specific and measurable.", set()),
+    (AIMS, "An aim is broad and long term, and an objective is specific and measurable.", {"aim", "objective"}),
+    (ADHERENCE, "Occupancy is how closely an agent keeps to their schedule; adherence is the percentage of "
+                "available time spent handling calls.", set()),
+    # a list of terms earns nothing unless the prompt asks to name or list things
+    (BREACH, "ICO, 72 hours, breach log, customer, bank, email", set()),
+    (NAME_THREE, "health, life events, resilience, capability", {"health", "life", "resilience"}),
+])
+def test_general_rules_from_the_examiner_reads(question: Question, answer: str, expected: set[str]) -> None:
+    assert set(Grader(GLOSSARY, model=False).grade(question, answer).hits) == expected
+
+
+@pytest.mark.parametrize("text, quantities", [
+    ("8 minutes 40 seconds", ["q:t:520"]),
+    ("an hour and five minutes", ["q:t:3900"]),
+    ("8 minutes", ["q:t:480"]),
+])
+def test_a_duration_in_parts_is_one_quantity(text: str, quantities: list[str]) -> None:
+    assert [t.surface for t in tokenize(text) if t.quantity] == quantities
+
+
+def test_numbers_from_the_prompt_stay_in_accept_phrases() -> None:
+    q = _q("t-fcr", "342 of 450 calls were resolved first time. Work out the FCR.", [
+        ("method", "Divide the calls resolved first time by all calls.", ["342/450 = 76%"]),
+    ])
+    g = Grader(GLOSSARY, model=False)
+    keys = g.matcher.compiled(q).points[0].accepts[0].keys
+    assert {k.quantity for k in keys if k.quantity} >= {"n:342", "n:450"}
+    assert g.grade(q, "76%").hits == ()
+
+
 # --------------------------------------------------------------------------- the learned stage
 
 

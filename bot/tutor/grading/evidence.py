@@ -48,16 +48,19 @@ from bot.tutor.grading.spans import (
 _CACHE_SIZE = 512
 # Share of the point text's key words one sentence must contain.
 COVERAGE = 0.5
+
+
 class Reading:
     """An answer read against one compiled question: its sentences (pairs built on demand)."""
 
-    __slots__ = ("matcher", "compiled", "sentences", "_pairs")
+    __slots__ = ("matcher", "compiled", "sentences", "_pairs", "memo")
 
     def __init__(self, matcher: Matcher, compiled: _Compiled, sentences: list[_Sentence]) -> None:
         self.matcher = matcher
         self.compiled = compiled
         self.sentences = sentences
         self._pairs: list[_Sentence] | None = None
+        self.memo: dict[tuple[str, str], object] = {}  # per-sentence work the guards share across points
 
     def pairs(self) -> list[_Sentence]:
         if self._pairs is None:

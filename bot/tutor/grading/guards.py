@@ -161,22 +161,40 @@ def _term_positions(term: tuple[tuple[int, ...], tuple[str, ...]], toks: list[To
     return sorted(set(out))
 
 
+def _words_and_asides(reading: Reading, text: str) -> tuple[list[Token], set[int]]:
+    """The sentence's words (terms, numbers, words), and which are inside brackets: "Part 1
+    (ISO 18295-1) sets ..." names no new subject. Read once per sentence, shared by the points."""
+    got = reading.memo.get(("words", text))
+    if got is None:
+        toks: list[Token] = []
+        aside: set[int] = set()
+        depth = 0
+        for t in reading.matcher._tokens(reading.compiled, text):
+            if t.surface in ("(", ")"):
+                depth = max(0, depth + (1 if t.surface == "(" else -1))
+            elif t.gloss >= 0 or t.quantity or t.surface.isalnum():
+                if depth:
+                    aside.add(len(toks))
+                toks.append(t)
+        got = reading.memo[("words", text)] = (toks, aside)
+    return got  # type: ignore[return-value]
+
+
+def _said(reading: Reading, text: str) -> str:
+    """The sentence normalised for phrase look-ups (" report it to the ico "), once per sentence."""
+    got = reading.memo.get(("norm", text))
+    if got is None:
+        got = reading.memo[("norm", text)] = " " + _norm(reading.matcher, text) + " "
+    return got  # type: ignore[return-value]
+
+
 def swapped_definition(reading: Reading, n: int, s: _Sentence) -> bool:
     facts = _facts(reading)
     own = facts.terms[n]
     if not facts.family or own is None:
         return False
     m, c = reading.matcher, reading.compiled
-    toks: list[Token] = []
-    aside: set[int] = set()  # inside brackets: "Part 1 (ISO 18295-1) sets ..." names no new subject
-    depth = 0
-    for t in m._tokens(c, s.text):
-        if t.surface in ("(", ")"):
-            depth = max(0, depth + (1 if t.surface == "(" else -1))
-        elif t.gloss >= 0 or t.quantity or t.surface.isalnum():
-            if depth:
-                aside.add(len(toks))
-            toks.append(t)
+    toks, aside = _words_and_asides(reading, s.text)
     terms = {t for t in facts.terms if t is not None}
     where: list[tuple[int, int]] = []  # (position, which term is named there); points may share one
     order = sorted(terms)
@@ -234,7 +252,7 @@ def numbers(reading: Reading, n: int, s: _Sentence) -> str:
     if other:
         return "wrong-number"
     if any(q.startswith("t:") for q in cp.quantities):
-        text = " " + _norm(reading.matcher, s.text) + " "
+        text = _said(reading, s.text)
         if not any(f" {p} " in text for p in reading.matcher.v.time_limit_phrases):
             return "no-time-limit"
     return ""
@@ -244,7 +262,7 @@ def wrong_body(reading: Reading, n: int, s: _Sentence) -> bool:
     want = _facts(reading).bodies[n]
     if not want:
         return False
-    text = " " + _norm(reading.matcher, s.text) + " "
+    text = _said(reading, s.text)
     said = {name for name, phrases in reading.matcher.v.bodies.items() if any(f" {p} " in text for p in phrases)}
     return bool(said) and not (said & want)
 

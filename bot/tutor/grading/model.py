@@ -43,6 +43,8 @@ FEATURES = ("sim_point", "sim_accept", "sim_ref", "margin", "sim_prompt", "cover
             "sim_whole")
 _MAX_TOKENS = 128
 _BATCH = 16
+_MAX_SPANS = 12        # sentences embedded per answer at most (the most point-like ones)
+_WHOLE_CHARS = 700     # the whole answer's vector: its opening (128 tokens are read anyway)
 
 
 class Encoder:
@@ -57,6 +59,10 @@ class Encoder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        # no memory arena or pattern planning: batches are small and of varying width, and the
+        # arena keeps its peak for the life of the process (tens of MB of resident memory)
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
         self.session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(_MAX_TOKENS)
@@ -157,9 +163,15 @@ class SemanticModel:
         spans = [s for s in reading.sentences if not s.is_bag]
         if not spans:
             return {n: (None, None, "keyword-list" if reading.sentences else "") for n in open_points}
+        if len(spans) > _MAX_SPANS:
+            # a long answer: only the sentences with most of an open point's words are embedded
+            # (bounded work per answer: the 4,096-character budget)
+            score = {id(s): max(guards.coverage(reading, n, s) for n in open_points) for s in spans}
+            keep = {id(s) for s in sorted(spans, key=lambda s: -score[id(s)])[:_MAX_SPANS]}
+            spans = [s for s in spans if id(s) in keep]
         per_point, prompt_vec = self._references(reading)
         texts = [s.text for s in spans]
-        vecs = self.encoder.embed(texts + [answer.strip()[:2000]])
+        vecs = self.encoder.embed(texts + [answer.strip()[:_WHOLE_CHARS]])
         span_vecs, whole = vecs[:-1], vecs[-1]
         # similarity of every span to every point's text and accepts
         ref = np.zeros((len(spans), len(per_point)))
