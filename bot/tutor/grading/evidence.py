@@ -73,7 +73,8 @@ _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|(?:eg|for example|for instance
                        re.I | re.S)
 # "Name the four drivers", "Give three ways", "List two": a prompt a list of terms can answer
 _LIST_PROMPT = re.compile(r"\b(?:name|list|give|state|identify|suggest|outline|describe|what are)\b(?:\W+[\w-]+){0,4}?"
-                          r"\W+(?:two|three|four|five|six|seven|\d+|some|several)\b", re.I)
+                          r"\W+(?:two|three|four|five|six|seven|\d+|some|several)\b"
+                          r"|\bstands? for\b|\beach letter\b|\bletters\b", re.I)  # an acronym spelt out
 _LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
 
