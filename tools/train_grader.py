@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         "head": head.to_dict(),
         "training": {"corpus_sha256": corpus.digest, "files": corpus.files, "answers": len(corpus.answers),
                      "questions": len({a["question"] for a in corpus.answers}), "seed": args.seed,
-                     "budget": {"min_precision": args.min_precision, "false_credit": "no worse than lexical"}},
+                     "budget": {"min_precision": args.min_precision, "false_credit": "no worse than lexical",
+                                "hint_precision": Budget.hint_precision, "max_hint_share": Budget.max_hint_share}},
         "calibration": info,
         "rule_confidence": rule_precision(rows),
     })
