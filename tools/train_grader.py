@@ -27,7 +27,7 @@ import json
 import math
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +124,10 @@ def extract_cached(corpus: Corpus, model: SemanticModel, cache: Path | None, pro
     if cache.exists():
         got = pickle.loads(cache.read_bytes())
         if got.get("key") == key:
-            return list(got["rows"])
+            return [Row(*r) for r in got["rows"]]
     rows = extract(corpus, model, progress)
-    cache.write_bytes(pickle.dumps({"key": key, "rows": rows}))
+    # plain tuples: readable whichever script (this one or a benchmark) is __main__
+    cache.write_bytes(pickle.dumps({"key": key, "rows": [astuple(r) for r in rows]}))
     return rows
 
 
