@@ -42,8 +42,8 @@ DATA_DIR = Path(__file__).resolve().parent / "weights"
 FEATURES = ("sim_point", "sim_accept", "sim_ref", "margin", "sim_prompt", "coverage", "log_words",
             "sim_whole")
 _MAX_TOKENS = 128
-_BATCH = 16
-_MAX_SPANS = 12        # sentences embedded per answer at most (the most point-like ones)
+_BATCH = 8
+_MAX_SPANS = 8         # sentences embedded per answer at most (the most point-like ones)
 _WHOLE_CHARS = 700     # the whole answer's vector: its opening (128 tokens are read anyway)
 
 
@@ -59,10 +59,6 @@ class Encoder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        # no memory arena or pattern planning: batches are small and of varying width, and the
-        # arena keeps its peak for the life of the process (tens of MB of resident memory)
-        opts.enable_cpu_mem_arena = False
-        opts.enable_mem_pattern = False
         self.session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(_MAX_TOKENS)
