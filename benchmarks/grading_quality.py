@@ -1,71 +1,258 @@
-"""Grading quality on the development set, in-process: overall, per kind, per half.
+"""Grading quality, leave-questions-out, on the labelled corpus (grading-data/) and the dev set.
 
-    .venv/bin/python benchmarks/grading_quality.py [--errors] [--half A|B] [--dev DIR]
+    .venv/bin/python benchmarks/grading_quality.py [--systems round1,lexical,model] [--folds 5]
+        [--seed 12] [--json FILE] [--errors SYSTEM] [--no-dev] [--rows-cache FILE]
 
-The dev questions are split into two halves by their order in questions.yaml (A: 1st,
-3rd, 5th..., B: 2nd, 4th, ...). Develop on A and check B (and vice versa): a change that
-helps only one half is probably tuned to its sentences. Scoring is evaluate.py's own.
+Grouped k-fold by question (fixed seed): whatever is fitted (the model's head, its calibration
+and thresholds) is fitted on the other folds only, and scored on the held-out questions. Systems:
+
+- `round1`:  the first-round grader, frozen under benchmarks/round1/ (nothing fitted);
+- `lexical`: today's grader without the learned stage (lexical evidence + guards);
+- `model`:   today's grader with the learned stage, one head per fold.
+
+Figures over (answer, marking point) pairs: micro P/R/F1; FC = share of answers that deserve
+nothing (gold empty) that get any credit; trap = share of trap pairs credited; para R = recall
+on paraphrases; swap = share of swapped-definition answers with any false credit; maybe = share
+of open pairs flagged "may cover", and how often a maybe was right. Then overall, per kind, per
+subkind and per topic; the reliability of the model's confidence by bucket; and the untouched
+dev set (../shared/grading-dev/, scored by its own evaluate.py) with the committed model.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
+import numpy as np  # noqa: E402
+
+import train_grader as tg  # noqa: E402
 from bot.tutor.bank import load_bank, load_glossary  # noqa: E402
 from bot.tutor.grading import Grader  # noqa: E402
 
+_UNITS = {
+    "Coordinate customer communication processes in a contact centre": "unit: communication",
+    "Contribute to performance management in a contact centre": "unit: performance",
+    "Manage customer service delivery in a contact centre": "unit: service delivery",
+    "Develop customer service procedures for use in a contact centre": "unit: procedures",
+}
+TARGETS = {"f1": (">=", 0.90), "fc": ("<=", 0.05), "trap": ("<=", 0.08), "para_r": (">=", 0.75), "swap": ("<=", 0.0)}
 
-def _evaluate_module(dev: Path):
+
+def _round1_predict(corpus: tg.Corpus) -> dict[int, set[str]]:
+    from benchmarks.round1.grading import Grader as Round1
+
+    g = Round1(corpus.glossary)
+    return {i: set(g.grade(corpus.questions[a["question"]], a["answer"]).hits) for i, a in enumerate(corpus.answers)}
+
+
+def _from_rows(rows: list[tg.Row], heads: dict[int, Any] | None, fold_of: dict[str, int]
+               ) -> tuple[dict[int, set[str]], dict[int, set[str]], list[tuple[float, bool]]]:
+    hits: dict[int, set[str]] = defaultdict(set)
+    maybe: dict[int, set[str]] = defaultdict(set)
+    scored: list[tuple[float, bool]] = []
+    for r in rows:
+        hits[r.answer]
+        if r.lexical:
+            hits[r.answer].add(r.point)
+        elif heads is not None and r.x is not None:
+            h = heads[fold_of[r.question]]
+            p = h.prob(r.x)
+            scored.append((p, r.gold))
+            if p >= h.award:
+                hits[r.answer].add(r.point)
+            elif p >= h.hint:
+                maybe[r.answer].add(r.point)
+    return hits, maybe, scored
+
+
+def score(corpus: tg.Corpus, hits: dict[int, set[str]], maybe: dict[int, set[str]] | None,
+          key: Any) -> dict[str, dict[str, Any]]:
+    buckets: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for i, a in enumerate(corpus.answers):
+        q = corpus.questions[a["question"]]
+        points = {p.id for p in q.marking_points}
+        gold, pred = set(a["gold"]), hits.get(i, set()) & points
+        mb = (maybe or {}).get(i, set()) - pred
+        for name in key(a, q):
+            b = buckets[name]
+            b["n"] += 1
+            b["tp"] += len(pred & gold)
+            b["fp"] += len(pred - gold)
+            b["fn"] += len(gold - pred)
+            if not gold:
+                b["empty"] += 1
+                b["empty_hit"] += bool(pred)
+            traps = set(a.get("traps") or [])
+            b["traps"] += len(traps)
+            b["trap_hit"] += len(traps & pred)
+            if a.get("kind") == "paraphrase":
+                b["para_tp"] += len(pred & gold)
+                b["para_gold"] += len(gold)
+            if a.get("subkind") == "swapped":
+                b["swap"] += 1
+                b["swap_hit"] += bool(pred - gold)
+            b["open"] += len(points - pred)
+            b["maybe"] += len(mb)
+            b["maybe_right"] += len(mb & gold)
+    out = {}
+    for name, b in buckets.items():
+        p = b["tp"] / (b["tp"] + b["fp"]) if b["tp"] + b["fp"] else None
+        r = b["tp"] / (b["tp"] + b["fn"]) if b["tp"] + b["fn"] else None
+        f1 = (2 * p * r / (p + r) if p and r else 0.0) if p is not None and r is not None else None
+        out[name] = {
+            "n": int(b["n"]), "precision": p, "recall": r, "f1": f1,
+            "fc": b["empty_hit"] / b["empty"] if b["empty"] else None, "empty": int(b["empty"]),
+            "trap": b["trap_hit"] / b["traps"] if b["traps"] else None,
+            "para_r": b["para_tp"] / b["para_gold"] if b["para_gold"] else None,
+            "swap": b["swap_hit"] / b["swap"] if b["swap"] else None,
+            "maybe": b["maybe"] / b["open"] if b["open"] else None,
+            "maybe_right": b["maybe_right"] / b["maybe"] if b["maybe"] else None,
+        }
+    return out
+
+
+def _f(v: Any, w: int = 6) -> str:
+    return f"{v:>{w}.3f}" if isinstance(v, float) else f"{'-':>{w}}"
+
+
+def print_table(title: str, results: dict[str, dict[str, dict[str, Any]]], order: list[str]) -> None:
+    print(f"\n{title}")
+    print(f"{'':<26}{'system':<9}{'n':>5}{'P':>7}{'R':>7}{'F1':>7}{'FC':>7}{'trap':>7}{'paraR':>7}{'swap':>7}{'maybe':>7}{'mb ok':>7}")
+    for name in order:
+        for sysname, res in results.items():
+            f = res.get(name)
+            if f is None:
+                continue
+            print(f"{name[:25]:<26}{sysname:<9}{f['n']:>5}{_f(f['precision'], 7)}{_f(f['recall'], 7)}{_f(f['f1'], 7)}"
+                  f"{_f(f['fc'], 7)}{_f(f['trap'], 7)}{_f(f['para_r'], 7)}{_f(f['swap'], 7)}{_f(f['maybe'], 7)}{_f(f['maybe_right'], 7)}")
+
+
+def _dev(args: argparse.Namespace) -> None:
+    dev = Path(args.dev)
+    if not (dev / "evaluate.py").exists():
+        return
     spec = importlib.util.spec_from_file_location("grading_evaluate", dev / "evaluate.py")
     assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dev", default=str(ROOT.parent / "shared" / "grading-dev"))
-    ap.add_argument("--half", choices=["A", "B"], help="only this half of the questions")
-    ap.add_argument("--errors", action="store_true", help="print every disagreement")
-    ap.add_argument("--kind", help="with --errors: only this kind")
-    args = ap.parse_args(argv)
-    dev = Path(args.dev)
-    ev = _evaluate_module(dev)
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)
     qfile = dev / "questions.yaml"
     questions = ev.load_questions(str(qfile))
     answers = ev.load_answers(str(dev / "answers.jsonl"), questions)
     bank = load_bank(qfile)
     glossary = load_glossary(ROOT / "content").merged(bank.glossary)
-    grader = Grader(glossary)
-    order = [q.id for q in bank]
-    halves = {"A": set(order[0::2]), "B": set(order[1::2])}
-    preds: dict[str, list[str]] = {}
-    for a in answers:
-        m = grader.grade(bank.get(a["question"]), a["answer"])
-        preds[a["id"]] = list(m.hits)
-    sets = [("all", answers)] + [(f"half {h}", [a for a in answers if a["question"] in halves[h]]) for h in "AB"]
-    if args.half:
-        sets = [(f"half {args.half}", [a for a in answers if a["question"] in halves[args.half]])]
-    for name, subset in sets:
-        result = ev.score(questions, subset, preds)
-        ev.print_table(result, f"{name}: {len(subset)} answers")
-        print()
-    if args.errors:
-        subset = sets[-1][1] if args.half else answers
-        for a in subset:
-            if args.kind and a.get("kind") != args.kind:
-                continue
-            gold, pred = set(a["gold"]), set(preds[a["id"]])
+    from benchmarks.round1.grading import Grader as Round1
+
+    graders = {"round1": Round1(glossary), "lexical": Grader(glossary, model=False)}
+    if "model" in args.systems:
+        graders["model"] = Grader(glossary, model=None)
+    for name, g in graders.items():
+        preds = {a["id"]: list(g.grade(bank.get(a["question"]), a["answer"]).hits) for a in answers}
+        result = ev.score(questions, answers, preds)
+        ev.print_table(result, f"\ndev set (untouched, {len(answers)} answers), {name}: committed grader")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", default=str(ROOT / "grading-data"))
+    ap.add_argument("--dev", default=str(ROOT.parent / "shared" / "grading-dev"))
+    ap.add_argument("--systems", default="round1,lexical,model")
+    ap.add_argument("--folds", type=int, default=tg.FOLDS)
+    ap.add_argument("--seed", type=int, default=tg.SEED)
+    ap.add_argument("--min-precision", type=float, default=tg.Budget.min_precision)
+    ap.add_argument("--json", help="write every figure to this file")
+    ap.add_argument("--errors", help="print the disagreements of this system")
+    ap.add_argument("--no-dev", action="store_true")
+    ap.add_argument("--rows-cache", help="keep the model's features here (tools/train_grader.py --rows-cache)")
+    args = ap.parse_args(argv)
+    systems = args.systems.split(",")
+    corpus = tg.load_corpus(Path(args.corpus))
+    if not corpus.answers:
+        print("no labelled answers in the corpus yet", file=sys.stderr)
+    fold_of = tg.folds_by_question(corpus.answers, args.folds, args.seed)
+    qn = len({a["question"] for a in corpus.answers})
+    print(f"corpus {corpus.digest}: {len(corpus.answers)} answers over {qn} questions ({corpus.skipped} skipped), "
+          f"{args.folds} folds by question, seed {args.seed}")
+    preds: dict[str, tuple[dict[int, set[str]], dict[int, set[str]] | None]] = {}
+    extra: dict[str, Any] = {}
+    if "round1" in systems:
+        preds["round1"] = (_round1_predict(corpus), None)
+    if "lexical" in systems or "model" in systems:
+        from bot.tutor.grading.model import load
+
+        model = load()
+        model.encoder._cache_size = 500_000
+        rows = tg.extract_cached(corpus, model, Path(args.rows_cache) if args.rows_cache else None) \
+            if "model" in systems else None
+        if rows is None:
+            g = Grader(corpus.glossary, model=False)
+            preds["lexical"] = ({i: set(g.grade(corpus.questions[a["question"]], a["answer"]).hits)
+                                 for i, a in enumerate(corpus.answers)}, None)
+        else:
+            preds["lexical"] = (_from_rows(rows, None, fold_of)[0], None)
+            heads, infos = {}, {}
+            for f in range(args.folds):
+                train = [r for r in rows if fold_of[r.question] != f]
+                heads[f], infos[f] = tg.fit(train, fold_of, tg.Budget(min_precision=args.min_precision), seed=args.seed)
+            hits, maybe, scored = _from_rows(rows, heads, fold_of)
+            preds["model"] = (hits, maybe)
+            p = np.array([s[0] for s in scored]) if scored else np.zeros(0)
+            y = np.array([s[1] for s in scored], dtype=float) if scored else np.zeros(0)
+            extra["reliability"] = tg.reliability(p, y) if scored else []
+            extra["folds"] = {f: {k: v for k, v in i.items() if k != "reliability"} for f, i in infos.items()}
+            extra["rule_precision"] = tg.rule_precision(rows)
+    keyers = {
+        "overall": lambda a, q: ["all"],
+        "kind": lambda a, q: [a.get("kind") or "?"],
+        "subkind": lambda a, q: [a["subkind"]] if a.get("subkind") else [],
+        # bank questions by their topic; practice questions (grading-data/questions/) by unit only
+        "topic": lambda a, q: [] if q.topic.startswith("practice") else [q.topic],
+        "unit": lambda a, q: [_UNITS.get(q.unit, q.unit or "?")],
+        "source": lambda a, q: ["practice" if q.topic.startswith("practice") else "bank"],
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for kname, key in keyers.items():
+        res = {s: score(corpus, h, m, key) for s, (h, m) in preds.items()}
+        results[kname] = res
+        names = sorted({n for r in res.values() for n in r})
+        print_table(f"leave-questions-out, {kname}", res, names)
+    if "model" in preds:
+        print("\nmodel thresholds per fold (chosen on the other folds):")
+        for f, i in extra["folds"].items():
+            print(f"  fold {f}: award {i.get('award')}, hint {i.get('hint')}, T {i.get('temperature')}, "
+                  f"lexical FC on train {i.get('lexical_false_credit')}, rows {i.get('rows')}")
+        print("reliability of the model's calibrated p on held-out questions (open pairs):")
+        for b in extra["reliability"]:
+            print(f"  p {b['bucket']}: n {b['n']:>5}  mean p {b['mean_p']:.3f}  observed {b['observed']:.3f}")
+        print(f"lexical rule precision (corpus): {extra['rule_precision']}")
+    overall = {s: results["overall"][s]["all"] for s in preds if "all" in results["overall"][s]}
+    print("\ntargets (leave-questions-out):")
+    for s, f in overall.items():
+        marks = []
+        for k, (op, t) in TARGETS.items():
+            v = f.get(k)
+            ok = v is not None and (v >= t if op == ">=" else v <= t)
+            marks.append(f"{k} {_f(v, 0).strip()} {'ok' if ok else 'MISS'}")
+        print(f"  {s:<8} " + ", ".join(marks))
+    if args.errors and args.errors in preds:
+        hits, maybe = preds[args.errors]
+        for i, a in enumerate(corpus.answers):
+            gold, pred = set(a["gold"]), hits.get(i, set())
             if gold != pred:
-                print(f"{a['id']} [{a.get('kind')}] {a['question']}: {a['answer'][:300]!r}")
-                print(f"    missed={sorted(gold - pred)} false={sorted(pred - gold)}")
+                print(f"{a['id']} [{a.get('kind')}/{a.get('subkind', '')}] {a['question']}: {a['answer'][:240]!r}")
+                print(f"    missed={sorted(gold - pred)} false={sorted(pred - gold)} maybe={sorted((maybe or {}).get(i, set()))}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"corpus": corpus.digest, "results": results, **extra}, indent=1, default=str))
+    if not args.no_dev:
+        _dev(args)
     return 0
 
 

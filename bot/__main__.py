@@ -62,7 +62,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except ContentError as exc:
         print(exc, file=sys.stderr)
         return 1
-    grader = Grader(glossary)
+    grader = Grader(glossary)  # with the learned stage unless GRADER_MODEL=off (or no onnxruntime)
     failed = False
     source = sys.stdin if args.answers == "-" else open(args.answers, encoding="utf-8")
     with source:
@@ -90,6 +90,13 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                 marking = grader.grade(question, answer)
                 out["hits"] = list(marking.hits)
                 out["score"] = round(marking.score, 4)
+                if args.explain:
+                    out["maybe"] = [p.id for p in marking.maybe_points]
+                    out["explain"] = [
+                        {"point": r.point.id, "earned": r.earned, "maybe": r.maybe, "stage": r.stage,
+                         "rule": r.rule, "confidence": round(r.confidence, 3), "borderline": r.borderline,
+                         "evidence": r.evidence}
+                        for r in marking.points]
             failed = failed or "error" in out
             print(json.dumps(out, ensure_ascii=False))
     return 1 if failed else 0
@@ -197,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Each output line, in input order: {id, question, hits, score} or {id, question, error}.")
     p.add_argument("--content", required=True, help="a content YAML file or a folder of them")
     p.add_argument("--answers", required=True, help="JSONL file of answers ('-' for standard input)")
+    p.add_argument("--explain", action="store_true",
+                   help="also print, per point, the deciding stage and rule, a confidence, and whether it is "
+                        "borderline or a 'may cover' hint (keys 'explain' and 'maybe')")
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("check-content", help="check the question bank and print a summary, or every error",

@@ -22,6 +22,9 @@ from bot.store.schema import metadata
 from bot.tutor.bank import QuestionBank, load_bank
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests grade with the lexical stage (fast, no ONNX session per process) unless a test passes a
+# model to Grader(model=...) or clears this (tests/test_grading_stages.py does both).
+os.environ.setdefault("GRADER_MODEL", "off")
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.tutor.bank import Glossary, MarkingPoint, Question, QuestionType, load_bank, load_glossary
 from bot.tutor.grading import MAX_ANSWER_CHARS, Grader, Marking, PointResult, grade
-from bot.tutor.text import normalise, stem
+from bot.tutor.grading.english import normalise, stem
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 GLOSSARY = load_glossary(CONTENT)
@@ -363,7 +363,9 @@ def test_paraphrase_lexicon(grader: Grader, question: Question, answer: str, exp
 
 
 def test_text_helpers_for_new_mechanisms() -> None:
-    from bot.tutor.text import OPPOSITES, tokenize
+    from bot.tutor.grading.english import default_vocab, tokenize
+
+    OPPOSITES = default_vocab().opposites
     assert stem("happier") == stem("happy") and stem("easiest") == stem("easy")
     keep = tokenize("keep recording the call")[0]
     stop = tokenize("stop")[0]
@@ -434,7 +436,7 @@ def test_third_pass_mechanisms(grader: Grader, question: Question, answer: str, 
 
 
 def test_dotted_and_clipped_abbreviations() -> None:
-    from bot.tutor.text import split_sentences
+    from bot.tutor.grading.english import split_sentences
     text = "Pay e.g. wages is hygiene. The F.C.R. rose. The K.P.I.s fell"
     assert [text[a:b].strip() for a, b in split_sentences(text)] == [
         "Pay e.g. wages is hygiene", "The F.C.R. rose", "The K.P.I.s fell"]

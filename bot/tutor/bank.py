@@ -19,9 +19,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.errors import ContentError
+from bot.tutor.yamlnodes import MAX_FILE_BYTES
+from bot.tutor.yamlnodes import Collector as _Collector
+from bot.tutor.yamlnodes import Node as _Node
+from bot.tutor.yamlnodes import display as _display
+from bot.tutor.yamlnodes import join as _join
+from bot.tutor.yamlnodes import kind as _kind
+from bot.tutor.yamlnodes import read_yaml as _read_yaml
+from bot.tutor.yamlnodes import read_yaml_bytes as _read_yaml_bytes
+from bot.tutor.yamlnodes import string_list as _string_list
+from bot.tutor.yamlnodes import unknown_keys as _unknown_keys
 
 __all__ = [
     "QuestionType",
@@ -44,7 +52,6 @@ __all__ = [
 POLL_QUESTION_MAX = 300
 POLL_OPTION_MAX = 100
 POLL_EXPLANATION_MAX = 200
-MAX_FILE_BYTES = 1_000_000
 MAX_POINTS = 8
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
 LEVELS = (1, 2, 3)  # optional `level:` on a question: recall, explain/apply, scenario/evaluate
@@ -159,148 +166,6 @@ class QuestionBank:
         return next((t for t in self.topics if t.slug == slug), None)
 
 
-# --------------------------------------------------------------------------- YAML with lines
-
-
-class _Node:
-    """A YAML value with the line it came from (1-based)."""
-
-    __slots__ = ("value", "line", "dupes")
-
-    def __init__(self, value: Any, line: int, dupes: list[tuple[str, int, int]] | None = None) -> None:
-        self.value = value
-        self.line = line
-        self.dupes = dupes or []  # (key, line, first line) for keys repeated in one mapping
-
-
-class _Collector:
-    def __init__(self, display: str) -> None:
-        self.display = display
-        self.problems: list[str] = []
-        self.notices: list[str] = []
-
-    def notice(self, line: int | None, path: str, message: str) -> None:
-        self.notices.append(f"{self.display}:{line} {path}: {message}")
-
-    def add(self, line: int | None, path: str, message: str) -> None:
-        where = f"{self.display}:{line}" if line else self.display
-        self.problems.append(f"{where} {path}: {message}" if path else f"{where}: {message}")
-
-
-class _NoAliases(Exception):
-    """An anchor (&name) or alias (*name): refused, so nothing expands exponentially or loops."""
-
-    def __init__(self, mark: Any, what: str) -> None:  # yaml.Mark (the C or the Python one) or None
-        super().__init__(what)
-        self.line = mark.line + 1 if mark is not None else 0
-        self.what = what
-
-
-class _SafeNoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases while composing (one pass, before any expansion).
-
-    A 549-byte "billion laughs" file otherwise takes exponential time to walk, and `x: &a [*a]`
-    is a node that contains itself. Question files never need either: write the value out.
-    """
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            raise _NoAliases(event.start_mark, f"alias *{event.anchor}")
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise _NoAliases(event.start_mark, f"anchor &{anchor}")
-        return super().compose_node(parent, index)
-
-
-def _to_nodes(node: yaml.Node, loader: yaml.SafeLoader, out: _Collector, path: str) -> _Node:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, _Node] = {}
-        key_lines: dict[str, int] = {}
-        dupes: list[tuple[str, int, int]] = []
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            kline = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                out.add(kline, path, f"keys must be text, got {key!r}")
-                continue
-            if key in result:
-                dupes.append((key, kline, key_lines[key]))
-                continue
-            key_lines[key] = kline
-            value = _to_nodes(value_node, loader, out, _join(path, key))
-            if isinstance(value.value, (dict, list)):
-                value.line = kline  # a block collection starts on the next line: point at its key
-            result[key] = value
-        return _Node(result, line, dupes)
-    if isinstance(node, yaml.SequenceNode):
-        return _Node(
-            [_to_nodes(v, loader, out, f"{path}[{i}]") for i, v in enumerate(node.value)], line
-        )
-    return _Node(loader.construct_object(node, deep=True), line)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _read_yaml(path: Path, out: _Collector) -> _Node | None:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        out.add(None, "", f"cannot read file: {exc.strerror}")
-        return None
-    if size > MAX_FILE_BYTES:
-        out.add(None, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} (split the topic)")
-        return None
-    return _read_yaml_bytes(path.read_bytes(), out)
-
-
-def _read_yaml_bytes(raw: bytes, out: _Collector) -> _Node | None:
-    if len(raw) > MAX_FILE_BYTES:
-        out.add(None, "", f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,} (split the topic)")
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        out.add(line, "", f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8")
-        return None
-    if not text.strip() or all(l.strip().startswith("#") or not l.strip() for l in text.splitlines()):
-        out.add(None, "", "file is empty")
-        return None
-    loader = _SafeNoAliasLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            out.add(None, "", "file is empty")
-            return None
-        return _to_nodes(root, loader, out, "")
-    except _NoAliases as exc:
-        out.add(exc.line, "", f"YAML anchors and aliases are not allowed ({exc.what}); write the value out in full")
-        return None
-    except RecursionError:
-        out.add(None, "", "YAML nested too deeply")
-        return None
-    except yaml.MarkedYAMLError as exc:
-        # The context mark is where the broken construct starts (an unclosed bracket's line);
-        # the problem mark is where the parser gave up (often the end of the file).
-        at_end = exc.problem_mark is not None and exc.problem_mark.index >= len(text.rstrip())
-        mark = (exc.context_mark if at_end and exc.context_mark else None) or exc.problem_mark or exc.context_mark
-        where = mark.line + 1 if mark else None
-        detail = exc.problem or ""
-        if at_end and exc.context and exc.context_mark:
-            detail += f" ({exc.context} that starts here and is never closed)"
-        out.add(where, "", f"YAML syntax error: {detail.strip()}")
-        return None
-    except yaml.YAMLError as exc:
-        out.add(None, "", f"YAML error: {exc}")
-        return None
-    finally:
-        loader.dispose()
-
-
 # --------------------------------------------------------------------------- validation
 
 
@@ -309,25 +174,6 @@ _COMMON_Q_KEYS = {"id", "type", "prompt", "explanation", "unit", "level"}
 _FREE_KEYS = _COMMON_Q_KEYS | {"marking_points", "pass_mark", "model_answer"}
 _CHOICE_KEYS = _COMMON_Q_KEYS | {"options", "answer"}
 _POINT_KEYS = {"id", "text", "accept"}
-
-
-def _unknown_keys(owner: _Node, allowed: set[str], out: _Collector, path: str, label: str = "") -> None:
-    """Report keys not in `allowed`, and keys repeated in the mapping (PyYAML keeps the last)."""
-    for key, line, first in owner.dupes:
-        out.add(line, f"{label}{_join(path, key)}", f"duplicate key (first on line {first}); YAML would silently keep only the last one")
-    m: dict[str, _Node] = owner.value
-    for key, node in m.items():
-        if key not in allowed:
-            hint = _closest(key, allowed)
-            suggestion = f" (did you mean {hint!r}?)" if hint else ""
-            out.add(node.line, f"{label}{_join(path, key)}", f"unknown key{suggestion}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _closest(word: str, options: Iterable[str]) -> str | None:
-    from difflib import get_close_matches
-
-    found = get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 def _text(
@@ -346,33 +192,6 @@ def _text(
     if required and not value:
         out.add(node.line, where, "must not be empty")
     return value
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if value is None:
-        return "nothing"
-    return type(value).__name__
-
-
-def _string_list(node: _Node, out: _Collector, where: str) -> tuple[str, ...] | None:
-    if not isinstance(node.value, list) or not all(isinstance(n.value, str) for n in node.value):
-        out.add(node.line, where, "expected a list of strings")
-        return None
-    items = tuple(" ".join(n.value.split()) for n in node.value)
-    for i, (n, item) in enumerate(zip(node.value, items)):
-        if not item:
-            out.add(n.line, f"{where}[{i}]", "must not be empty")
-    return items
 
 
 def _slug(
@@ -561,13 +380,6 @@ def _glossary(root: _Node, out: _Collector) -> Glossary | None:
     return Glossary(tuple(groups)) if len(out.problems) == before else None
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
@@ -598,6 +410,10 @@ def load_bank(path: str | Path, glossary: Glossary | None = None) -> QuestionBan
                 g = _glossary(root, out)
                 if g is not None:
                     gloss = gloss.merged(g)
+            elif isinstance(root.value, dict) and "lexicon" in root.value and "topic" not in root.value:
+                from bot.tutor.grading.lexicon import check_lexicon  # the grader's vocabulary
+
+                check_lexicon(root, out)
             else:
                 t = _topic(root, out, out.display)
                 if t is not None:

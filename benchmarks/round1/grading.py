@@ -48,8 +48,8 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from bot.tutor.bank import Glossary, MarkingPoint, Question
-from bot.tutor.text import _GROUPS  # the lexicon as written (its words are real words)
-from bot.tutor.text import (
+from .text import _GROUPS  # the lexicon as written (its words are real words)
+from .text import (
     LEXICON,
     OPPOSITES,
     STOPWORDS,

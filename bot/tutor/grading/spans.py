@@ -1,0 +1,330 @@
+"""What the lexical stage works on: a question compiled into key words and phrases, an answer
+read into sentences, and how key words are found close together in a sentence.
+
+`evidence.Matcher` builds these (`_Compiled` per question, `_Sentence` per sentence); the guards
+and the learned stage read them. Everything here is data and pure functions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from bot.tutor.bank import MarkingPoint, Question
+from bot.tutor.grading.english import Token, Vocab, split_sentences, stem
+
+# --------------------------------------------------------------------------- compiled form
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One thing to find in a sentence: a word (by stem and meaning), a glossary term or a quantity."""
+
+    stem: str
+    neg: bool
+    concepts: frozenset[tuple[int, bool]]  # lexicon groups, polarity already applied
+    gloss: int = -1
+    quantity: str = ""
+    surface_stop: bool = False  # a stop word kept because the phrase has nothing else
+    parts: tuple[_Key, ...] = ()  # a glossary term: the words of its spelt-out form
+    literal: bool = False  # a synonym of it is in the prompt: only the word itself counts
+    common: bool = False   # a word of almost every question (lexicon `common`): weak evidence
+
+    def matches(self, t: Token) -> bool:
+        if self.parts:
+            return (t.gloss == self.gloss and t.neg == self.neg) or any(
+                p.part_of_name(t) for p in self.parts if not p.common)
+        return self._matches(t)
+
+    def found(self, words: list[Token], index: _Index | None = None) -> bool:
+        """Present in a sentence: a glossary term by name, or half its distinctive words."""
+        if not self.parts:
+            if index is not None:
+                if self.quantity:
+                    return (self.quantity, self.neg) in index.quantities
+                if self.literal:
+                    return (self.stem, self.neg) in index.stems
+                return (self.stem, self.neg) in index.stems or not self.concepts.isdisjoint(index.concepts)
+            return any(self._matches(t) for t in words)
+        if any(t.gloss == self.gloss and t.neg == self.neg for t in words):
+            return True
+        own = [p for p in self.parts if not p.common] or list(self.parts)
+        return sum(1 for p in own if any(p.part_of_name(t) for t in words)) >= math.ceil(len(own) / 2)
+
+    def _matches(self, t: Token) -> bool:
+        if self.quantity:
+            return t.quantity == self.quantity and t.neg == self.neg
+        if t.neg != self.neg and not t.concepts:
+            return False
+        if t.stem == self.stem and t.neg == self.neg:
+            return True
+        if self.concepts and not self.literal:
+            for g, n in t.concepts:
+                if (g, n != t.neg) in self.concepts:
+                    return True
+        return False
+
+    def part_of_name(self, t: Token) -> bool:
+        """A word of a term's name: the same stem; "satisfaction dropped" still names it."""
+        return t.stem == self.stem and (t.neg == self.neg or t.low) and not self.quantity
+
+    def same_word(self, t: Token) -> bool:
+        """Literal match: the same stem or glossary term, not a synonym."""
+        if self.parts:
+            return t.gloss == self.gloss and t.neg == self.neg
+        if self.quantity:
+            return t.quantity == self.quantity and t.neg == self.neg
+        return t.stem == self.stem and t.neg == self.neg
+
+
+class _Index:
+    """What a sentence contains, for quick look-ups: (stem, negated), (group, polarity), quantities."""
+
+    __slots__ = ("stems", "concepts", "quantities")
+
+    def __init__(self, words: list[Token]) -> None:
+        self.stems = {(t.stem, t.neg) for t in words if not t.quantity}
+        self.concepts = {(g, n != t.neg) for t in words for g, n in t.concepts}
+        self.quantities = {(t.quantity, t.neg) for t in words if t.quantity}
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    keys: tuple[_Key, ...]
+    text: str
+    name_only: bool = False  # only names a term ("PCI DSS"): says nothing on its own
+
+
+# Run-on sentences are read in windows of this many words, this many apart.
+_WINDOW = 40
+_STEP = 30
+_ALNUM = re.compile(r"[^\W_]")
+
+
+_CHUNK = 400  # a sentence longer than this many characters is read in overlapping pieces
+
+
+def _pieces(answer: str) -> list[str]:
+    """The sentences of `answer`; one over `_CHUNK` characters is cut, at spaces, into pieces
+    of at most `_CHUNK` characters that overlap by a quarter (identical pieces are read once)."""
+    out: list[str] = []
+    for a, b in split_sentences(answer):
+        text = answer[a:b].strip()
+        while len(text) > _CHUNK:
+            cut = text.rfind(" ", 0, _CHUNK)
+            cut = cut if cut > _CHUNK // 2 else _CHUNK
+            out.append(text[:cut].strip())
+            nxt = text.find(" ", cut * 3 // 4)
+            text = text[(nxt if 0 < nxt < cut else cut):].strip()
+        if text:
+            out.append(text)
+    return out
+
+
+# Adjacent sentences are read together when each has at most this many words.
+_PAIR_WORDS = 20
+
+
+def _pairs(sentences: list[_Sentence]) -> list[_Sentence]:
+    """Each two adjacent short sentences as one, their clauses kept apart (negation and the
+    roles of people are still read per clause; a bag of keywords joins nothing)."""
+    out: list[_Sentence] = []
+    for a, b in zip(sentences, sentences[1:]):
+        if a.is_bag or b.is_bag or len(a.words) > _PAIR_WORDS or len(b.words) > _PAIR_WORDS \
+                or a.text == b.text:
+            continue
+        shift = (a.clauses[-1] + 1) if a.clauses else 0
+        out.append(_Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
+                             a.roles + b.roles, a.clauses + [c + shift for c in b.clauses]))
+    return out
+
+
+def _singular(surface: str) -> str:
+    if len(surface) > 4 and surface.endswith("s") and not surface.endswith("ss"):
+        return surface[:-1]
+    return surface
+
+
+class _Sentence:
+    """One sentence of an answer, analysed once: its words, what they name, its clauses."""
+
+    __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where")
+
+    def __init__(self, text: str, words: list[Token], is_list: bool,
+                 roles: list[tuple[str, str] | None], clauses: list[int]) -> None:
+        self.text = text
+        self.words = words
+        self.is_list = is_list
+        self.is_bag = False
+        self.where = _literal_map(words)
+        self.index = _Index(words)
+        self.roles = roles      # per word: ("people", "agent"), ("category", "hygiene") or None
+        self.clauses = clauses  # per word: clause number within the sentence
+        self.contra: frozenset[int] | None = None  # points this sentence contradicts (lazy)
+
+    def role_before(self, pos: int, family: str) -> str | None:
+        """The role of that family named nearest before word `pos`, in the same clause."""
+        clause = self.clauses[pos]
+        for i in range(pos - 1, -1, -1):
+            if self.clauses[i] != clause:
+                return None
+            r = self.roles[i]
+            if r is not None and r[0] == family:
+                return r[1]
+        return None
+
+    def category_near(self, pos: int) -> str | None:
+        """The category term nearest word `pos` (either side), in the same clause."""
+        clause = self.clauses[pos]
+        best: tuple[int, str] | None = None
+        for i, r in enumerate(self.roles):
+            if r is not None and r[0] == "category" and self.clauses[i] == clause and i != pos:
+                if best is None or abs(i - pos) < best[0]:
+                    best = (abs(i - pos), r[1])
+        return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class _Point:
+    point: MarkingPoint
+    keys: tuple[_Key, ...]          # key words of the point text (prompt words removed)
+    quantities: tuple[str, ...]     # quantities stated in the point text
+    accepts: tuple[_Phrase, ...]
+    terms: tuple[_Phrase, ...]      # names of the point in a list ("Goal", "Way forward")
+    weights: dict[_Key, float] = field(default_factory=dict, compare=False)
+    # stem of a claim word -> (family, role) of who or what the point says it of:
+    # "callers who hang up" -> hang: ("people", "customer")
+    roles: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)
+    category: str = ""              # "a valid example of a hygiene factor" -> "hygiene"
+    is_example: bool = False
+    required: int = 0               # keys that are not optional (literal keys are optional)
+    weight: float = 0.0             # their total weight
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    question: Question
+    points: tuple[_Point, ...]
+    prompt_stems: frozenset[str]
+    known: frozenset[str]
+    vocab: tuple[str, ...]
+    vocab_set: frozenset[str]
+    term_words: frozenset[str] = frozenset()  # stop words that name a point ("Will")
+    prompt_glosses: frozenset[int] = frozenset()  # glossary terms the prompt names
+    corrections: dict[str, str] = field(default_factory=dict, compare=False)
+    categories: frozenset[str] = frozenset()  # terms that tell points apart ("hygiene", "motivator")
+    asks_for_list: bool = True  # the prompt asks to name or list things: a list can answer it
+
+
+
+def _role(v: Vocab, c: _Compiled, t: Token) -> tuple[str, str] | None:
+    """What a word names: a person's role ("callers" -> customer) or a point's category."""
+    w = _singular(t.surface)
+    if w in c.categories:
+        return ("category", w)
+    r = v.people.get(w)
+    return ("people", r) if r else None
+
+
+def _contradicts(v: Vocab, cp: _Point, s: _Sentence) -> bool:
+    """`s` negates a claim word of the point, or uses its opposite without the word itself."""
+    opposite = False
+    for k in cp.keys:
+        if k.parts or k.quantity or k.common:
+            continue
+        if k.found(s.words, s.index):
+            return False  # the sentence says the point's own thing
+        if (k.stem, not k.neg) in s.index.stems:
+            opposite = True
+        for g, neg in k.concepts:
+            for og in v.opposites.get(g, ()):
+                if (og, neg) in s.index.concepts:
+                    opposite = True
+    return opposite
+
+
+def _expand_prefix(w: str, vocab: tuple[str, ...]) -> str:
+    """'recog' -> 'recognition': a clipped word that starts words of one stem only."""
+    i = bisect_left(vocab, w)
+    found: list[str] = []
+    while i < len(vocab) and vocab[i].startswith(w):
+        if len(vocab[i]) >= len(w) + 2:
+            found.append(vocab[i])
+            if len(found) > 6:
+                return w
+        i += 1
+    if not found or len({stem(f) for f in found}) != 1:
+        return w
+    return min(found, key=len)
+
+
+def _split_compound(w: str, vocab: frozenset[str]) -> str:
+    """'timebound' -> 'time bound' when both halves are words the question uses."""
+    for i in range(3, len(w) - 2):
+        if w[:i] in vocab and w[i:] in vocab:
+            return f"{w[:i]} {w[i:]}"
+    return ""
+
+
+def _literal_map(words: list[Token]) -> dict[tuple[object, ...], list[int]]:
+    """Where each word is, by what `_Key.same_word` compares: (stem, neg), glossary term, quantity."""
+    out: dict[tuple[object, ...], list[int]] = {}
+    for i, t in enumerate(words):
+        if t.gloss >= 0:
+            out.setdefault(("g", t.gloss, t.neg), []).append(i)
+        if t.quantity:
+            out.setdefault(("q", t.quantity, t.neg), []).append(i)
+        else:
+            out.setdefault(("s", t.stem, t.neg), []).append(i)
+        for g, n in t.concepts:
+            out.setdefault(("c", g, n != t.neg), []).append(i)
+    return out
+
+
+def _spots(keys: tuple[_Key, ...], words: list[Token], literal: bool, width: int = 0,
+           where: dict[tuple[object, ...], list[int]] | None = None) -> list[int]:
+    """Positions of all `keys` found close together among `words` (within a few words), or [].
+
+    `where` (from `_literal_map(words)`) makes literal look-ups direct instead of a scan."""
+    if not keys:
+        return []
+    spots: list[list[int]] = []
+    for k in keys:
+        if where is not None and (literal or not k.parts):
+            if k.parts:
+                pos = where.get(("g", k.gloss, k.neg), [])
+            elif k.quantity:
+                pos = where.get(("q", k.quantity, k.neg), [])
+            else:
+                pos = where.get(("s", k.stem, k.neg), [])
+                if not literal and k.concepts and not k.literal:
+                    extra = [p for c in k.concepts for p in where.get(("c",) + c, ())]
+                    if extra:
+                        pos = sorted(set(pos).union(extra))
+        else:
+            pos = [i for i, t in enumerate(words) if (k.same_word(t) if literal else k.matches(t))]
+        if not pos:
+            return []
+        spots.append(pos)
+    if len(spots) == 1:
+        return spots[0][:1]
+    width = width or 3 * len(keys) + 2
+    for anchor in spots[0]:
+        used = [anchor]
+        for s in spots[1:]:
+            # the nearest word not already used by another key: one word is one key
+            free = [p for p in s if p not in used and abs(p - anchor) <= width]
+            if not free:
+                break
+            used.append(min(free, key=lambda p: abs(p - anchor)))
+        else:
+            return used
+    return []
+
+
+def _find(keys: tuple[_Key, ...], words: list[Token], literal: bool,
+          where: dict[tuple[object, ...], list[int]] | None = None) -> bool:
+    """All `keys` found among `words`, close together (within a few words of each other)."""
+    return bool(_spots(keys, words, literal, where=where))

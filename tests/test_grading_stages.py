@@ -1,0 +1,315 @@
+"""The grader's stages, one table each: lexicon, English, guards, the learned stage, decisions, CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.errors import ContentError
+from bot.tutor.bank import Glossary, MarkingPoint, Question, QuestionType, load_bank, load_glossary
+from bot.tutor.grading import Grader, grade
+from bot.tutor.grading import decide, model as model_mod
+from bot.tutor.grading.english import normalise, stem, tokenize
+from bot.tutor.grading.lexicon import bundled_lexicon, load_lexicon
+from bot.tutor.grading.model import Head, SemanticModel
+
+ROOT = Path(__file__).resolve().parent.parent
+GLOSSARY = load_glossary(ROOT / "content")
+
+
+def _q(qid: str, prompt: str, points: list[tuple[str, str, list[str]]], model: str = "") -> Question:
+    return Question(id=qid, topic="test", type=QuestionType.FREE_TEXT, prompt=prompt,
+                    marking_points=tuple(MarkingPoint(i, t, tuple(a)) for i, t, a in points),
+                    model_answer=model or " ".join(t for _, t, _ in points))
+
+
+ADHERENCE = _q("t-adh-occ", "Explain the difference between schedule adherence and occupancy.", [
+    ("adherence", "Schedule adherence measures how closely an agent follows their schedule, at the planned times.",
+     ["following the schedule", "keeping to their schedule"]),
+    ("occupancy", "Occupancy is the share of logged-in time an agent spends handling contacts rather than idle.",
+     ["time spent handling contacts", "busy versus idle time"]),
+])
+BREACH = _q("t-breach", "A customer's bank details were emailed to the wrong person. What must happen?", [
+    ("ico", "Report it to the ICO within 72 hours of becoming aware.", ["report to the ICO", "tell the ICO"]),
+    ("log", "Record the breach in the breach log.", ["log it", "record it"]),
+])
+GROW = _q("t-grow", "Give one question for the Goal stage and one for the Reality stage of GROW.", [
+    ("goal", "G is Goal: ask what the agent wants to achieve.", ["what do you want to achieve"]),
+    ("reality", "R is Reality: ask what is happening now and what has been tried.", ["what have you tried"]),
+])
+
+
+# --------------------------------------------------------------------------- lexicon
+
+
+def test_the_bundled_lexicon_loads_with_named_groups() -> None:
+    lex = bundled_lexicon()
+    assert "call" in lex.synonyms and "ring" in lex.synonyms["call"]
+    assert all(a in lex.synonyms and b in lex.synonyms for a, b in lex.opposites)
+    assert lex.bodies["ico"][0] == "ico"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("lexicon:\n  synonyms:\n    call: [call]\n", "lexicon.yaml:3 lexicon.synonyms.call: a group needs at least two"),
+    ("lexicon:\n  synonyms:\n    call: [call, ring]\n  opposites:\n    - [call, nothing]\n",
+     "lexicon.yaml:5 lexicon.opposites[0]: 'nothing' is not a synonym group"),
+    ("lexicon:\n  synonyms:\n    call: [call, ring]\n  stopwrds: [a]\n", "lexicon.yaml:4 lexicon.stopwrds: unknown key (did you mean 'stopwords'?)"),
+    ("lexicon:\n  synonyms:\n    call: [call, ring]\n  polar: [happy]\n", "lexicon.yaml:4 lexicon.polar: 'happy' is not a synonym group"),
+])
+def test_lexicon_errors_name_file_and_line(tmp_path: Path, body: str, message: str) -> None:
+    f = tmp_path / "lexicon.yaml"
+    f.write_text(body)
+    with pytest.raises(ContentError) as err:
+        load_lexicon(f)
+    assert any(message in p for p in err.value.problems), err.value.problems
+
+
+def test_the_bank_loader_checks_a_lexicon_file_beside_the_topics(tmp_path: Path) -> None:
+    for f in (ROOT / "content").glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text())
+    assert len(load_bank(tmp_path)) > 0
+    (tmp_path / "lexicon.yaml").write_text("lexicon:\n  synonyms:\n    call: [call]\n")
+    with pytest.raises(ContentError) as err:
+        load_bank(tmp_path)
+    assert any("lexicon.yaml:3" in p for p in err.value.problems)
+
+
+# --------------------------------------------------------------------------- English
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Don't ring the custmer b4 2mins", "do not ring the custmer before 2 minutes"),
+    ("organisation's centre", "organization center"),
+    ("AHT = talk + hold", "aht is talk and hold"),
+])
+def test_normalise(text: str, expected: str) -> None:
+    assert normalise(text) == expected
+
+
+@pytest.mark.parametrize("a, b", [("escalate", "escalation"), ("resolve", "resolution"), ("satisfied", "satisfies")])
+def test_stem_agrees(a: str, b: str) -> None:
+    assert stem(a) == stem(b)
+
+
+@pytest.mark.parametrize("sentence, word, negated", [
+    ("you do not need to tell the ICO", "tell", True),
+    ("it is not true that you must report it", "report", True),
+    ("not only the ICO but also the customer", "customer", False),
+])
+def test_negation_scope(sentence: str, word: str, negated: bool) -> None:
+    tok = next(t for t in tokenize(sentence) if t.surface == word)
+    assert tok.neg is negated
+
+
+# --------------------------------------------------------------------------- guards (lexical stage)
+
+
+@pytest.mark.parametrize("question, answer, point, earned, rule", [
+    (ADHERENCE, "Occupancy is how closely agents keep to their schedule.", "adherence", False, "swapped-definition"),
+    (ADHERENCE, "Adherence is keeping to their schedule; occupancy is busy versus idle time.", "adherence", True, None),
+    (BREACH, "Report it to the ICO within 30 days.", "ico", False, "wrong-number"),
+    (BREACH, "Just report to the ICO and log it.", "ico", False, "no-time-limit"),
+    (BREACH, "Report it to the FCA within 72 hours.", "ico", False, None),
+    (BREACH, "Tell the ICO within three days.", "ico", True, None),
+    (GROW, "Goal: what have you tried so far? Reality: what do you want to achieve?", "goal", False, "swapped-definition"),
+    (GROW, "Goal: what do you want to achieve? Reality: what have you tried?", "reality", True, None),
+])
+def test_guards_on_lexical_marks(question: Question, answer: str, point: str, earned: bool, rule: str | None) -> None:
+    m = Grader(GLOSSARY, model=False).grade(question, answer)
+    r = next(r for r in m.points if r.point.id == point)
+    assert r.earned is earned, r.explain()
+    if rule:
+        assert (r.stage, r.rule) == ("guard", rule), r.explain()
+
+
+AIMS = _q("t-aims", "Name the two kinds of statement in a plan and explain the difference between them.", [
+    ("aim", "An aim is a broad, long-term statement of intent.", ["aim is broad", "aim is long term"]),
+    ("objective", "An objective is a specific, measurable, time-bound step.", ["objective is specific", "objective is measurable"]),
+])
+OPEN_CLOSED = _q("t-open-closed", "Explain when an agent should use each of the two main types of question.", [
+    ("open", "Open questions invite the customer to explain in their own words.", ["open questions get detail"]),
+    ("closed", "Closed questions get a short answer, such as yes or no, to confirm a fact.",
+     ["closed questions get a short answer", "closed questions confirm"]),
+])
+REPEAT = _q("t-repeat", "Why can a very short AHT be bad for the customer?", [
+    ("repeat", "Customers are more likely to call back when the issue is not fixed on the first call.",
+     ["call back", "ring back"]),
+])
+AHT_TARGET = _q("t-aht", "The team's AHT target is under 9 minutes. Is 8 minutes 40 seconds on target?", [
+    ("value", "AHT of 8 minutes 40 seconds is 520 seconds.", ["520 seconds"]),
+])
+NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
+    ("health", "Health: conditions that affect the ability to carry out day-to-day tasks.", ["health"]),
+    ("life", "Life events: bereavement, job loss, relationship breakdown.", ["life events"]),
+    ("resilience", "Resilience: low ability to withstand financial or emotional shocks.", ["resilience"]),
+])
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    # examples are stripped at "like", never inside "likely": the rest of the point stays
+    (REPEAT, "If the issue isn't fixed first time the customer has to ring back.", {"repeat"}),
+    (REPEAT, "Customers are more likely to be happy.", set()),
+    # "yes or no" is a kind of answer, not a negation
+    (OPEN_CLOSED, "Closed questions get a yes or no answer to confirm a fact.", {"closed"}),
+    # a definition is bound to the term it is said of, short terms included
+    (AIMS, "An objective is broad and long term, and an aim is specific and measurable.", set()),
+    (AIMS, "An aim is broad and long term, and an objective is specific and measurable.", {"aim", "objective"}),
+    (ADHERENCE, "Occupancy is how closely an agent keeps to their schedule; adherence is the percentage of "
+                "available time spent handling calls.", set()),
+    # a list of terms earns nothing unless the prompt asks to name or list things
+    (BREACH, "ICO, 72 hours, breach log, customer, bank, email", set()),
+    (NAME_THREE, "health, life events, resilience, capability", {"health", "life", "resilience"}),
+])
+def test_general_rules_from_the_examiner_reads(question: Question, answer: str, expected: set[str]) -> None:
+    assert set(Grader(GLOSSARY, model=False).grade(question, answer).hits) == expected
+
+
+@pytest.mark.parametrize("text, quantities", [
+    ("8 minutes 40 seconds", ["q:t:520"]),
+    ("an hour and five minutes", ["q:t:3900"]),
+    ("8 minutes", ["q:t:480"]),
+])
+def test_a_duration_in_parts_is_one_quantity(text: str, quantities: list[str]) -> None:
+    assert [t.surface for t in tokenize(text) if t.quantity] == quantities
+
+
+def test_numbers_from_the_prompt_stay_in_accept_phrases() -> None:
+    q = _q("t-fcr", "342 of 450 calls were resolved first time. Work out the FCR.", [
+        ("method", "Divide the calls resolved first time by all calls.", ["342/450 = 76%"]),
+    ])
+    g = Grader(GLOSSARY, model=False)
+    keys = g.matcher.compiled(q).points[0].accepts[0].keys
+    assert {k.quantity for k in keys if k.quantity} >= {"n:342", "n:450"}
+    assert g.grade(q, "76%").hits == ()
+
+
+# --------------------------------------------------------------------------- the learned stage
+
+
+class _SameEncoder:
+    """Every text embeds to the same vector: the model 'thinks' every sentence matches."""
+
+    _np = np
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        v = np.ones((len(texts), 4), dtype=np.float32) / 2.0
+        return v
+
+
+def _model(p: float, award: float = 0.9, hint: float = 0.3) -> SemanticModel:
+    z = float(np.log(p / (1 - p)))
+    head = Head(tuple(0.0 for _ in model_mod.FEATURES), z, tuple(0.0 for _ in model_mod.FEATURES),
+                tuple(1.0 for _ in model_mod.FEATURES), 1.0, award, hint)
+    return SemanticModel(_SameEncoder(), head)  # type: ignore[arg-type]
+
+
+SURE = _model(0.99)
+
+
+@pytest.mark.parametrize("answer, point, rule", [
+    ("You don't need to tell anyone about it, within 72 hours or ever.", "ico", "negation"),
+    ("ICO, 72 hours, breach log, customer", "ico", "keyword-list"),
+    ("idk", "ico", "minimum-content"),
+])
+def test_guards_veto_the_model(answer: str, point: str, rule: str) -> None:
+    r = next(r for r in Grader(GLOSSARY, model=SURE).grade(BREACH, answer).points if r.point.id == point)
+    assert not r.earned and r.stage == "guard" and r.rule == rule, r.explain()
+
+
+def test_guards_veto_the_model_on_a_swapped_definition() -> None:
+    answer = "Occupancy means sticking closely to the plan of when you do things during your shift."
+    r = Grader(GLOSSARY, model=SURE).grade(ADHERENCE, answer).points[0]
+    assert not r.earned and (r.stage, r.rule) == ("guard", "swapped-definition"), r.explain()
+
+
+def test_a_sure_model_awards_a_paraphrase_it_may_and_says_so() -> None:
+    answer = "The data regulator has to hear about it within three days of us finding out."
+    m = Grader(GLOSSARY, model=SURE).grade(BREACH, answer)
+    r = m.points[0]
+    assert r.earned and r.stage == "model" and r.confidence >= 0.9, r.explain()
+
+
+def test_a_probably_below_the_threshold_is_a_hint_never_a_mark() -> None:
+    answer = "The data regulator has to hear about it within three days of us finding out."
+    m = Grader(GLOSSARY, model=_model(0.6)).grade(BREACH, answer)
+    r = m.points[0]
+    assert not r.earned and r.maybe and r.stage == "model"
+    assert "ico" not in m.hits and "ico" in [p.id for p in m.maybe_points]
+    assert m.needs_review and m.score == 0.0
+    assert m.to_dict()["points"][0]["maybe"] is True
+
+
+def test_below_the_hint_threshold_is_neither() -> None:
+    m = Grader(GLOSSARY, model=_model(0.1)).grade(BREACH, "The data regulator hears about it in three days.")
+    assert not m.points[0].earned and not m.points[0].maybe
+
+
+def test_without_onnxruntime_the_grader_falls_back_to_the_lexical_path(monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(model_mod, "_DEFAULT", [])
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    monkeypatch.delenv("GRADER_MODEL", raising=False)
+    with caplog.at_level(logging.WARNING):
+        g = Grader(GLOSSARY)
+    assert g.model is None and "lexical stage only" in caplog.text
+    assert g.grade(BREACH, BREACH.model_answer).hits == ("ico", "log")
+
+
+def test_grader_model_off(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(model_mod, "_DEFAULT", [])
+    monkeypatch.setenv("GRADER_MODEL", "off")
+    with caplog.at_level(logging.WARNING):
+        assert Grader(GLOSSARY).model is None
+    assert "GRADER_MODEL=off" in caplog.text
+
+
+def test_the_committed_model_loads_and_grades_when_onnxruntime_is_installed() -> None:
+    pytest.importorskip("onnxruntime")
+    m = model_mod.load()
+    g = Grader(GLOSSARY, model=m)
+    assert g.grade(BREACH, BREACH.model_answer).hits == ("ico", "log")
+    assert g.grade(BREACH, BREACH.prompt).hits == ()
+
+
+# --------------------------------------------------------------------------- decisions and the CLI
+
+
+def test_every_point_names_its_stage_rule_and_confidence() -> None:
+    m = Grader(GLOSSARY, model=_model(0.6)).grade(ADHERENCE, "Adherence is keeping to their schedule. Occupancy: no idea.")
+    for r in m.points:
+        assert r.stage in ("lexical", "model", "guard", "none") and r.rule and 0.0 <= r.confidence <= 1.0
+        assert r.point.id in r.explain()
+
+
+def test_module_grade_reuses_one_grader() -> None:
+    grade(BREACH, "tell the ICO within 72 hours", GLOSSARY)
+    g = decide._SHARED[(id(GLOSSARY),)]
+    grade(ADHERENCE, "anything", GLOSSARY)
+    assert decide._SHARED[(id(GLOSSARY),)] is g
+
+
+def test_grade_cli_explain_names_a_stage_for_every_point(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.__main__ import main
+
+    monkeypatch.setenv("GRADER_MODEL", "off")
+    monkeypatch.setattr(model_mod, "_DEFAULT", [])
+    answers = tmp_path / "a.jsonl"
+    answers.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a1", "question": "kpi-csat-vs-nps", "answer": "NPS: would recommend us"},
+        {"id": "a2", "question": "kpi-csat-vs-nps", "answer": "idk"},
+    ]) + "\n")
+    assert main(["grade", "--content", str(ROOT / "content"), "--answers", str(answers), "--explain"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in rows] == ["a1", "a2"]
+    for r in rows:
+        assert {"hits", "score", "maybe", "explain"} <= set(r)
+        assert all(e["stage"] in ("lexical", "model", "guard", "none") and e["rule"] for e in r["explain"])
+    assert main(["grade", "--content", str(ROOT / "content"), "--answers", str(answers)]) == 0
+    plain = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert set(plain[0]) == {"id", "question", "hits", "score"}
