@@ -199,3 +199,29 @@ def test_claims_digest_at_is_checked_in_the_settings() -> None:
     assert load_settings({}).claims_digest_at is None
     with pytest.raises(ConfigError, match="CLAIMS_DIGEST_AT"):
         load_settings({"CLAIMS_DIGEST_AT": "8.30am"})
+
+
+def test_the_graders_maybe_is_a_hint_and_joins_the_tutors_queue(store: Store, clock: Clock) -> None:
+    import dataclasses as dc
+
+    from bot.channels.render import feedback_text
+    from bot.tutor.grading import Grader, Marking
+
+    class Unsure(Grader):  # stands in for the learned stage's "probably" below its award threshold
+        def grade(self, question, answer):  # type: ignore[no-untyped-def]
+            m: Marking = super().grade(question, answer)
+            return dc.replace(m, points=tuple(dc.replace(p, maybe=not p.earned) for p in m.points))
+
+    engine = make(store, clock, grader=Unsure(small_bank().glossary))
+    engine.handle(ADMIN, AddTutor("2"))
+    code = text(engine.handle(TUTOR, NewCohort("C"))).rsplit("/join ", 1)[1].strip()
+    engine.handle(LEARNER, Answer(f"/join {code}"))
+    engine.handle(LEARNER, Next())
+    [fb] = [r for r in engine.handle(LEARNER, Answer("I would say sorry to them")) if isinstance(r, Feedback)]
+    assert fb.marking.maybe_points and not fb.marking.passed  # a hint, never a mark
+    shown = feedback_text(fb)
+    assert "🤔" in shown and "may cover" in shown
+    lid = store.find_learner("telegram", "4").id  # type: ignore[union-attr]
+    assert store.reviews(lid)[0].score < 1
+    listed = engine.handle(TUTOR, Claims())
+    assert any(isinstance(r, Message) and "The grader wasn't sure" in r.title for r in listed)

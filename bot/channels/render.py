@@ -44,7 +44,11 @@ def feedback_text(f: Feedback, escape: Fmt = _plain, bold: Fmt = _plain) -> str:
     if f.shown:  # "I don't know — show me": nothing was marked, so no ✅/❌
         lines = [bold(escape("Here's what the examiner looks for:")), ""]
     for p in m.points:
-        lines.append(f"{'•' if f.shown else '✅' if p.earned else '❌'} {escape(p.point.text)}")
+        mark = "•" if f.shown else "✅" if p.earned else "🤔" if p.maybe else "❌"
+        lines.append(f"{mark} {escape(p.point.text)}")
+    if not f.shown and m.maybe_points:  # the grader's "probably": a hint, never a mark
+        lines += ["", f"🤔 Your answer may cover {'this point' if len(m.maybe_points) == 1 else 'these points'}: "
+                      "compare it with the model answer below, and tap “I was right” if it does."]
     lines += ["", bold("Model answer:"), escape(f.question.model_answer)]
     if f.question.explanation:
         lines += ["", bold("Why:"), escape(f.question.explanation)]

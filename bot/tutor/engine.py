@@ -538,8 +538,7 @@ class Engine:
         if review_id is None:  # answered meanwhile (a redelivery, or the same answer on another replica)
             return [Message(ALREADY_ANSWERED, kb([NEXT]))]
         buttons = [NEXT]
-        if not marking.passed and pending.mode != "extra" and any(
-                getattr(p, "maybe", False) and not p.earned for p in marking.points):  # the grader's doubt
+        if not marking.passed and pending.mode != "extra" and marking.maybe_points:  # the grader's doubt
             self.store.flag_maybe(review_id, learner.id, question.id, now)  # a tutor will look
         if not marking.passed and pending.mode != "extra":
             buttons.append(Button("I was right", Override(review_id)))
