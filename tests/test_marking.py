@@ -225,3 +225,18 @@ def test_the_graders_maybe_is_a_hint_and_joins_the_tutors_queue(store: Store, cl
     assert store.reviews(lid)[0].score < 1
     listed = engine.handle(TUTOR, Claims())
     assert any(isinstance(r, Message) and "The grader wasn't sure" in r.title for r in listed)
+
+
+def test_i_was_right_reschedules_towards_the_learners_exam(store: Store, clock: Clock) -> None:
+    from datetime import datetime
+
+    from bot.tutor.actions import SetExam
+
+    engine = make(store, clock)
+    engine.handle(LEARNER, SetExam("2026-03-06"))  # in four days: the ramp is near its peak
+    engine.handle(LEARNER, Next())
+    [fb] = [r for r in engine.handle(LEARNER, Answer("no idea")) if isinstance(r, Feedback)]
+    assert "counted that answer as right" in text(engine.handle(LEARNER, Override(fb.review_id)))
+    lid = store.find_learner("telegram", "4").id  # type: ignore[union-attr]
+    card = store.card(lid, "a1")
+    assert card is not None and card.due < datetime(2026, 3, 6, 4, tzinfo=clock.now.tzinfo)  # back before the day

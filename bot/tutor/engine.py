@@ -76,9 +76,10 @@ class Engine:
             link_base=link_base, get_learner=lambda channel, external_id: self.learner(Who(channel, external_id)),
             timezone=default_timezone, live_bank=lambda: self.bank))
         self.live = live or LiveContent(bank, store, self.now)  # the bank as uploaded in the chat, learned accepts
-        self.marking = MarkingDesk(self.desk, self.live, self.grader, self.scheduler, self.now,
-                                   tutors_may_edit=tutors_may_edit)
         self.exams = ExamDesk(ExamContext(store=store, now=self.now, bank=lambda: self.bank, scheduler=self.scheduler))
+        self.marking = MarkingDesk(self.desk, self.live, self.grader, self.scheduler, self.now,
+                                   tutors_may_edit=tutors_may_edit,
+                                   plan_for=lambda learner_id: self.exams.plan(self.store.get_learner(learner_id)))
 
     @property
     def bank(self) -> QuestionBank:

@@ -27,6 +27,7 @@ from bot.tutor.actions import (
 from bot.tutor.bank import Question
 from bot.tutor.desk import TutorDesk
 from bot.tutor.editing import ContentDesk
+from bot.tutor.exam import ExamPlan
 from bot.tutor.grading import Grader
 from bot.tutor.learning import refusal, wording_for
 from bot.tutor.live import LiveContent
@@ -52,8 +53,10 @@ class MarkingDesk:
     """Claims, learned wordings and question files: the tutor's side of the marking loop."""
 
     def __init__(self, desk: TutorDesk, live: LiveContent, grader: Grader, scheduler: Scheduler,
-                 now: Callable[[], datetime], *, tutors_may_edit: bool = False) -> None:
+                 now: Callable[[], datetime], *, tutors_may_edit: bool = False,
+                 plan_for: Callable[[int], ExamPlan | None] = lambda learner_id: None) -> None:
         self.desk = desk
+        self.plan_for = plan_for  # a learner's exam plan (by id): a rescheduled card aims at their exam too
         self.store: TutorStore = desk.store
         self.live = live
         self.grader = grader
@@ -122,7 +125,8 @@ class MarkingDesk:
                 or review.score >= 1 or review.card_before is None
                 or self.store.latest_review_id(learner.id, review.question_id) != action.review_id):
             return refuse
-        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at)
+        card, due, _log = self.scheduler.review(review.card_before, Rating.Good, review.reviewed_at,
+                                                self.plan_for(learner.id))
         if not self.store.record_override(action.review_id, learner.id, review.question_id, card, due, self.now()):
             return refuse
         return [Message("Noted: I've counted that answer as right and scheduled it as a good answer. "
@@ -195,7 +199,8 @@ class MarkingDesk:
             learn = (question.id, point.id, wording)
         card = None
         if claim.kind == "maybe" and claim.latest and claim.card_before is not None:  # the learner never claimed it
-            after, due, _ = self.scheduler.review(claim.card_before, Rating.Good, claim.reviewed_at)
+            after, due, _ = self.scheduler.review(claim.card_before, Rating.Good, claim.reviewed_at,
+                                                  self.plan_for(claim.learner_id))
             card = (claim.question_id, after, due)
         if not self.store.decide_claim(claim.id, "accepted", learner.id, self.now(), card=card, learn=learn):
             return [Message(STALE, toast=True)]
@@ -218,7 +223,8 @@ class MarkingDesk:
             return refused
         card = None
         if claim.kind == "claim" and claim.latest and claim.card_before is not None and claim.rating is not None:
-            after, due, _ = self.scheduler.review(claim.card_before, Rating(claim.rating), claim.reviewed_at)
+            after, due, _ = self.scheduler.review(claim.card_before, Rating(claim.rating), claim.reviewed_at,
+                                                  self.plan_for(claim.learner_id))
             card = (claim.question_id, after, due)
         status = "rejecting" if claim.kind == "claim" else "dismissed"
         if not self.store.decide_claim(claim.id, status, learner.id, self.now(), card=card):
