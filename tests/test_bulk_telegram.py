@@ -210,7 +210,7 @@ async def test_broadcast_survives_a_crash_with_no_one_lost_and_at_most_one_dupli
         start = fake.mark()
         app.bot_data["sender"].wake()
         await fake.wait_for("copyMessage", since=start, count=60, timeout=20)
-        app.bot_data["sender_task"].cancel()  # the process dies mid-send
+        app.bot_data["paced-sender_task"].cancel()  # the process dies mid-send
         await asyncio.sleep(0)
     first = fake.find("copyMessage", since=start)
     assert 60 <= len(first) < 200

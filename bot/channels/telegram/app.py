@@ -25,7 +25,8 @@ from telegram.ext import ApplicationBuilder, BaseUpdateProcessor, Defaults
 
 from bot.channels.telegram.handlers import on_error, register_fallbacks, register_learner_handlers
 from bot.channels.telegram.send import (
-    CHANNEL, App, esc, on_shutdown, on_startup, runner, send_with_retry, set_tutor_menu, shutdown_hooks, startup_hooks,
+    CHANNEL, App, background_task, esc, on_shutdown, on_startup, runner, send_with_retry, set_tutor_menu,
+    shutdown_hooks, startup_hooks,
 )
 from bot.config import Settings
 from bot.runtime.inbox import BACKLOG_MAX, DROPPED, Inbox, Slots
@@ -91,24 +92,10 @@ def build_application(settings: Settings, engine: Engine, *, runner: EngineThrea
 
 def _wire_inbox(app: App, inbox: Inbox) -> None:
     inbox.process = _process_from(app)
-    stop = asyncio.Event()
     app.bot_data["inbox"] = inbox
-
-    async def start(app_: App) -> None:
-        app_.bot_data["inbox_task"] = asyncio.create_task(inbox.run(stop), name="update-inbox")
-
-    async def shutdown(app_: App) -> None:
-        stop.set()
-        inbox.wake()
-        task = app_.bot_data.get("inbox_task")
-        if task is not None:
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
-
+    start, stop = background_task("update-inbox", inbox.run, inbox.wake)
     on_startup(app, start)
-    app.bot_data.setdefault(_STOP, []).append(shutdown)  # while the bot can still send: in post_stop
+    app.bot_data.setdefault(_STOP, []).append(stop)  # while the bot can still send: in post_stop
 
 
 _STOP = "stop_hooks"

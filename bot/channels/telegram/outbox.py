@@ -21,7 +21,7 @@ from telegram.ext import ContextTypes
 
 from bot.channels.telegram.app import Extension
 from bot.channels.telegram.send import (
-    App, esc, keyboard, on_shutdown, on_startup, retry_seconds, runner, send_replies,
+    App, background_task, esc, keyboard, on_shutdown, on_startup, retry_seconds, runner, send_replies,
 )
 from bot.runtime.reminders import ReminderSweeper
 from bot.runtime.sender import Outcome, PacedSender
@@ -84,8 +84,6 @@ def outbox(sweeper: ReminderSweeper, make_sender: Callable[[Deliver], PacedSende
     def install(app: App) -> None:
         sender = make_sender(lambda item: deliver_item(app, item))
         app.bot_data["sender"] = sender
-        stop = asyncio.Event()
-
         async def sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
             queued, _ = await asyncio.to_thread(sweeper.sweep)
             if queued:
@@ -96,8 +94,10 @@ def outbox(sweeper: ReminderSweeper, make_sender: Callable[[Deliver], PacedSende
         async def progress(context: ContextTypes.DEFAULT_TYPE) -> None:
             await update_broadcast_progress(app)
 
+        run_sender, stop_sender = background_task("paced-sender", sender.run, sender.wake)
+
         async def start(app_: App) -> None:
-            app_.bot_data["sender_task"] = asyncio.create_task(sender.run(stop), name="paced-sender")
+            await run_sender(app_)
             jq = app_.job_queue
             if jq is not None:
                 now = datetime.now(timezone.utc)
@@ -105,18 +105,8 @@ def outbox(sweeper: ReminderSweeper, make_sender: Callable[[Deliver], PacedSende
                 jq.run_repeating(sweep, interval=SWEEP_EVERY, first=first, name="reminder-sweep")
                 jq.run_repeating(progress, interval=PROGRESS_EVERY, first=PROGRESS_EVERY, name="broadcast-progress")
 
-        async def shutdown(app_: App) -> None:
-            stop.set()
-            sender.wake()
-            task = app_.bot_data.get("sender_task")
-            if task is not None:
-                try:
-                    await asyncio.wait_for(task, timeout=10)
-                except (TimeoutError, asyncio.CancelledError):
-                    task.cancel()
-
         on_startup(app, start)
-        on_shutdown(app, shutdown)
+        on_shutdown(app, stop_sender)
 
     return install
 

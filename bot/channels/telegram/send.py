@@ -38,6 +38,7 @@ from bot.tutor.replies import (
 __all__ = [
     "CHANNEL", "SEND_RETRIES", "retry_seconds", "send_with_retry", "keyboard", "esc", "bold", "send_replies",
     "edit_in_place", "set_tutor_menu", "on_startup", "on_shutdown", "startup_hooks", "shutdown_hooks", "runner",
+    "background_task",
     "App",
 ]
 
@@ -65,6 +66,31 @@ def runner(app: App) -> EngineThreads:
 def on_startup(app: App, hook: Hook) -> None:
     """Run `await hook(app)` in post_init, after the bot's commands are registered."""
     app.bot_data.setdefault(_STARTUP, []).append(hook)
+
+
+def background_task(name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, object]],
+                    wake: Callable[[], None]) -> tuple[Hook, Hook]:
+    """Start and stop hooks for a long-running task (the update inbox, the paced sender).
+
+    Stopping sets its event, wakes it and waits up to 10 s for it to finish what it holds.
+    """
+    stop = asyncio.Event()
+    key = f"{name}_task"
+
+    async def start(app: App) -> None:
+        app.bot_data[key] = asyncio.create_task(run(stop), name=name)
+
+    async def finish(app: App) -> None:
+        stop.set()
+        wake()
+        task = app.bot_data.get(key)
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+
+    return start, finish
 
 
 def on_shutdown(app: App, hook: Hook) -> None:
