@@ -6,7 +6,7 @@
 Grouped k-fold by question (fixed seed): whatever is fitted (the model's head, its calibration
 and thresholds) is fitted on the other folds only, and scored on the held-out questions. Systems:
 
-- `round1`:  the first-round grader, frozen under benchmarks/round1/ (nothing fitted);
+- `round1`:  the first-round grader, taken from git history by benchmarks/round1.py (nothing fitted);
 - `lexical`: today's grader without the learned stage (lexical evidence + guards);
 - `model`:   today's grader with the learned stage, one head per fold.
 
@@ -48,7 +48,9 @@ TARGETS = {"f1": (">=", 0.90), "fc": ("<=", 0.05), "trap": ("<=", 0.08), "para_r
 
 
 def _round1_predict(corpus: tg.Corpus) -> dict[int, set[str]]:
-    from benchmarks.round1.grading import Grader as Round1
+    from benchmarks.round1 import load as round1
+
+    Round1 = round1().Grader
 
     g = Round1(corpus.glossary)
     return {i: set(g.grade(corpus.questions[a["question"]], a["answer"]).hits) for i, a in enumerate(corpus.answers)}
@@ -149,7 +151,9 @@ def _dev(args: argparse.Namespace) -> None:
     answers = ev.load_answers(str(dev / "answers.jsonl"), questions)
     bank = load_bank(qfile)
     glossary = load_glossary(ROOT / "content").merged(bank.glossary)
-    from benchmarks.round1.grading import Grader as Round1
+    from benchmarks.round1 import load as round1
+
+    Round1 = round1().Grader
 
     graders = {"round1": Round1(glossary), "lexical": Grader(glossary, model=False)}
     if "model" in args.systems:

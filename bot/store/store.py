@@ -1199,6 +1199,19 @@ class Store(MarkingTables):
 
     # ------------------------------------------------------------------ shared send budget
 
+    def _budget_next(self, c: Connection, name: str, start: datetime, now: datetime) -> datetime:
+        """The budget's next free time, its row locked for this transaction (created at `start` if new)."""
+        b = s.send_budget
+        q = select(b.c.next_at).where(b.c.name == name)
+        if self.dialect == "postgresql":
+            q = q.with_for_update()
+        nxt = c.execute(q).scalar_one_or_none()
+        if nxt is None:
+            c.execute(_INSERT_DO_NOTHING[self.dialect](b).values(name=name, next_at=start, updated_at=now)
+                      .on_conflict_do_nothing(index_elements=[b.c.name]))
+            nxt = c.execute(q).scalar_one()
+        return nxt  # type: ignore[no-any-return]
+
     def reserve_send_slots(self, now: datetime, rate: float, count: int = 1, *, name: str = "telegram",
                            horizon: timedelta = timedelta(seconds=2)) -> list[datetime]:
         """Book send slots on a schedule shared by every process (SEND_RATE across replicas).
@@ -1209,33 +1222,17 @@ class Store(MarkingTables):
         A slot may lie in the future: the budget is busy or paused (`pause_sending`).
         """
         step = timedelta(seconds=1.0 / rate)
-        b = s.send_budget
-        ins = _INSERT_DO_NOTHING[self.dialect](b).values(name=name, next_at=now, updated_at=now)
-        q = select(b.c.next_at).where(b.c.name == name)
-        if self.dialect == "postgresql":
-            q = q.with_for_update()
         with self.claim_tx() as c:
-            nxt = c.execute(q).scalar_one_or_none()
-            if nxt is None:
-                c.execute(ins.on_conflict_do_nothing(index_elements=[b.c.name]))
-                nxt = c.execute(q).scalar_one()
-            first = max(nxt, now)
+            first = max(self._budget_next(c, name, now, now), now)
             n = max(1, min(count, 1 + int(horizon / step)))
             slots = [first + k * step for k in range(n)]
-            c.execute(update(b).where(b.c.name == name).values(next_at=slots[-1] + step, updated_at=now))
+            c.execute(update(s.send_budget).where(s.send_budget.c.name == name)
+                      .values(next_at=slots[-1] + step, updated_at=now))
         return slots
 
     def pause_sending(self, until: datetime, now: datetime, *, name: str = "telegram") -> None:
         """Flood control (429 retry_after) or an API outage: no process sends before `until`."""
-        b = s.send_budget
-        q = select(b.c.next_at).where(b.c.name == name)
-        if self.dialect == "postgresql":
-            q = q.with_for_update()
         with self.claim_tx() as c:
-            nxt = c.execute(q).scalar_one_or_none()
-            if nxt is None:
-                c.execute(_INSERT_DO_NOTHING[self.dialect](b).values(name=name, next_at=until, updated_at=now)
-                          .on_conflict_do_nothing(index_elements=[b.c.name]))
-                nxt = c.execute(q).scalar_one()
-            if until > nxt:
-                c.execute(update(b).where(b.c.name == name).values(next_at=until, updated_at=now))
+            if until > self._budget_next(c, name, until, now):
+                c.execute(update(s.send_budget).where(s.send_budget.c.name == name)
+                          .values(next_at=until, updated_at=now))
