@@ -27,6 +27,8 @@ from bot.runtime.sender import PacedSender
 from bot.store import Store
 from bot.tutor.bank import QuestionBank, load_bank
 from bot.tutor.engine import Engine
+from bot.tutor.grading import Grader
+from bot.tutor.grading.lexicon import LEXICON_FILE, load_lexicon
 from bot.tutor.ports import Clock
 from bot.tutor.remind import parse_time
 
@@ -58,7 +60,10 @@ def load_services(settings: Settings, *, database_url: str | None = None) -> Ser
 def build_engine(settings: Settings, bank: QuestionBank, store: Store, *, clock: Clock = utc_now,
                  admins: Iterable[tuple[str, str]] = (), link_base: str | None = None, warm: bool = False) -> Engine:
     """The engine as every entry point runs it; `warm` compiles each question's matcher now."""
-    engine = Engine(bank, store, clock=clock, default_timezone=settings.default_timezone,
+    lexicon_file = settings.content_dir / LEXICON_FILE  # the vocabulary beside the bank this engine serves
+    lexicon = load_lexicon(lexicon_file) if lexicon_file.exists() else None
+    engine = Engine(bank, store, clock=clock, grader=Grader(bank.glossary, lexicon=lexicon),
+                    default_timezone=settings.default_timezone,
                     new_per_day=settings.new_per_day, desired_retention=settings.desired_retention,
                     admins=admins, link_base=link_base, tutors_may_edit=settings.tutors_may_edit,
                     claims_digest_at=parse_time(settings.claims_digest_at) if settings.claims_digest_at else None,
