@@ -4,8 +4,9 @@
 
 Answers are the corpus's (grading-data/), as they are (<= 300 characters) and grown to 4,096
 characters by repeating other answers to the same question. "Warm" = the grader and model are
-loaded and the question compiled; the encoder's cache of answer sentences is emptied before
-every answer, so each answer pays for its own embeddings. Lexical-only runs GRADER_MODEL=off.
+loaded and the question compiled; the cross-encoder's cache is emptied before every answer, so
+each answer pays for its own model calls (every point: the open ones, and the lexical marks the
+doubt head checks). Lexical-only runs without the model.
 """
 
 from __future__ import annotations
@@ -72,14 +73,12 @@ def main() -> int:
         g.warm(corpus.questions.values())
         for a in short[:20]:
             g.grade(corpus.questions[a["question"]], a["answer"])  # compile, reference embeddings
-    for a in short + long:
-        model._references(graded.matcher.read(graded.matcher.compiled(corpus.questions[a["question"]]), "x"))
     results = {}
     for name, g, work in (("lexical <=300", lexical, short), ("lexical 4096", lexical, long),
                           ("model <=300", graded, short), ("model 4096", graded, long)):
         times = []
         for a in work:
-            model.encoder._cache.clear()
+            model.cross._cache.clear()
             q = corpus.questions[a["question"]]
             t = time.perf_counter()
             g.grade(q, a["answer"])

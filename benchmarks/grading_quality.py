@@ -8,7 +8,13 @@ and thresholds) is fitted on the other folds only, and scored on the held-out qu
 
 - `round1`:  the first-round grader, taken from git history by benchmarks/round1.py (nothing fitted);
 - `lexical`: today's grader without the learned stage (lexical evidence + guards);
-- `model`:   today's grader with the learned stage, one head per fold.
+- `model`:   today's grader with the learned stage as the issue designed it (it may only add a
+             mark, at a calibrated threshold under a false-credit budget; below it a hint);
+- `model+doubt`: the same, and the model may also doubt a lexical mark (the shipped design).
+
+The cross-encoder's logits are read from benchmarks/data/cross_encoder_oof.json: each comes from
+a model trained by tools/train_cross_encoder.py on the other folds (same folds, same seed), so no
+figure is scored on a question the model or its head saw.
 
 Figures over (answer, marking point) pairs: micro P/R/F1; FC = share of answers that deserve
 nothing (gold empty) that get any credit; trap = share of trap pairs credited; para R = recall
@@ -56,7 +62,8 @@ def _round1_predict(corpus: tg.Corpus) -> dict[int, set[str]]:
     return {i: set(g.grade(corpus.questions[a["question"]], a["answer"]).hits) for i, a in enumerate(corpus.answers)}
 
 
-def _from_rows(rows: list[tg.Row], heads: dict[int, Any] | None, fold_of: dict[str, int]
+def _from_rows(rows: list[tg.Row], heads: dict[int, Any] | None, fold_of: dict[str, int],
+               doubts: dict[int, Any] | None = None
                ) -> tuple[dict[int, set[str]], dict[int, set[str]], list[tuple[float, bool]]]:
     hits: dict[int, set[str]] = defaultdict(set)
     maybe: dict[int, set[str]] = defaultdict(set)
@@ -64,7 +71,11 @@ def _from_rows(rows: list[tg.Row], heads: dict[int, Any] | None, fold_of: dict[s
     for r in rows:
         hits[r.answer]
         if r.lexical:
-            hits[r.answer].add(r.point)
+            d = doubts[fold_of[r.question]] if doubts is not None else None
+            if d is not None and r.x is not None and d.prob(r.x) < d.doubt:
+                maybe[r.answer].add(r.point)
+            else:
+                hits[r.answer].add(r.point)
         elif heads is not None and r.x is not None:
             h = heads[fold_of[r.question]]
             p = h.prob(r.x)
@@ -138,6 +149,36 @@ def print_table(title: str, results: dict[str, dict[str, dict[str, Any]]], order
                   f"{_f(f['fc'], 7)}{_f(f['trap'], 7)}{_f(f['para_r'], 7)}{_f(f['swap'], 7)}{_f(f['maybe'], 7)}{_f(f['maybe_right'], 7)}")
 
 
+def _pc(v: Any) -> str:
+    return f"{100 * v:.1f} %" if isinstance(v, float) else "–"
+
+
+def _n3(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else "–"
+
+
+def markdown(results: dict[str, dict[str, Any]], shipped: str) -> str:
+    """The README's tables: F1 per system; P/R, false credit, traps, hints of the shipped one."""
+    systems = [s for s in ("round1", "lexical", "model", "model+doubt") if s in results["overall"]]
+    out = []
+    for kname, res in results.items():
+        out.append(f"| {kname} | n | " + " | ".join(f"F1 {s}" for s in systems)
+                   + f" | P / R ({shipped}) | FC " + " → ".join(systems) + " | trap " + " → ".join(systems)
+                   + f" | para R ({shipped}) | hints ({shipped}: share, right) |")
+        out.append("|---" * (len(systems) + 7) + "|")
+        for name in sorted({n for r in res.values() for n in r}):
+            f = {s: res[s].get(name) or {} for s in systems}
+            sh = f.get(shipped) or {}
+            out.append(f"| {name} | {sh.get('n', f[systems[0]].get('n', 0))} | "
+                       + " | ".join(_n3(f[s].get("f1")) for s in systems)
+                       + f" | {_n3(sh.get('precision'))} / {_n3(sh.get('recall'))} | "
+                       + " → ".join(_pc(f[s].get("fc")) for s in systems) + " | "
+                       + " → ".join(_pc(f[s].get("trap")) for s in systems)
+                       + f" | {_n3(sh.get('para_r'))} | {_pc(sh.get('maybe'))}, {_pc(sh.get('maybe_right'))} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def _dev(args: argparse.Namespace) -> None:
     dev = Path(args.dev)
     if not (dev / "evaluate.py").exists():
@@ -156,8 +197,8 @@ def _dev(args: argparse.Namespace) -> None:
     Round1 = round1().Grader
 
     graders = {"round1": Round1(glossary), "lexical": Grader(glossary, model=False)}
-    if "model" in args.systems:
-        graders["model"] = Grader(glossary, model=None)
+    if any(x.startswith("model") for x in args.systems.split(",")):
+        graders["model+doubt"] = Grader(glossary, model=None)
     for name, g in graders.items():
         preds = {a["id"]: list(g.grade(bank.get(a["question"]), a["answer"]).hits) for a in answers}
         result = ev.score(questions, answers, preds)
@@ -168,14 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default=str(ROOT / "grading-data"))
     ap.add_argument("--dev", default=str(ROOT.parent / "shared" / "grading-dev"))
-    ap.add_argument("--systems", default="round1,lexical,model")
+    ap.add_argument("--systems", default="round1,lexical,model,model+doubt")
     ap.add_argument("--folds", type=int, default=tg.FOLDS)
     ap.add_argument("--seed", type=int, default=tg.SEED)
     ap.add_argument("--min-precision", type=float, default=tg.Budget.min_precision)
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--errors", help="print the disagreements of this system")
     ap.add_argument("--no-dev", action="store_true")
-    ap.add_argument("--rows-cache", help="keep the model's features here (tools/train_grader.py --rows-cache)")
+    ap.add_argument("--markdown", help="write the README's tables to this file")
     args = ap.parse_args(argv)
     systems = args.systems.split(",")
     corpus = tg.load_corpus(Path(args.corpus))
@@ -189,30 +230,49 @@ def main(argv: list[str] | None = None) -> int:
     extra: dict[str, Any] = {}
     if "round1" in systems:
         preds["round1"] = (_round1_predict(corpus), None)
-    if "lexical" in systems or "model" in systems:
-        from bot.tutor.grading.model import load
-
-        model = load()
-        model.encoder._cache_size = 500_000
-        rows = tg.extract_cached(corpus, model, Path(args.rows_cache) if args.rows_cache else None) \
-            if "model" in systems else None
-        if rows is None:
-            g = Grader(corpus.glossary, model=False)
-            preds["lexical"] = ({i: set(g.grade(corpus.questions[a["question"]], a["answer"]).hits)
-                                 for i, a in enumerate(corpus.answers)}, None)
-        else:
-            preds["lexical"] = (_from_rows(rows, None, fold_of)[0], None)
-            heads, infos = {}, {}
-            for f in range(args.folds):
-                train = [r for r in rows if fold_of[r.question] != f]
-                heads[f], infos[f] = tg.fit(train, fold_of, tg.Budget(min_precision=args.min_precision), seed=args.seed)
-            hits, maybe, scored = _from_rows(rows, heads, fold_of)
+    model_systems = [x for x in systems if x.startswith("model")]
+    if "lexical" in systems and not model_systems:
+        g = Grader(corpus.glossary, model=False)
+        preds["lexical"] = ({i: set(g.grade(corpus.questions[a["question"]], a["answer"]).hits)
+                             for i, a in enumerate(corpus.answers)}, None)
+    elif model_systems:
+        # the cross-encoder's logits are out of fold (each from a model trained without that
+        # question's fold, tools/train_cross_encoder.py); the heads and thresholds are fitted here
+        # per fold on the other folds' rows only
+        rows = tg.extract(corpus, tg.out_of_fold_logits())
+        preds["lexical"] = (_from_rows(rows, None, fold_of)[0], None)
+        budget = tg.Budget(min_precision=args.min_precision)
+        heads, infos, doubts, dinfos, dheads, dhinfos = {}, {}, {}, {}, {}, {}
+        for f in range(args.folds):
+            train = [r for r in rows if fold_of[r.question] != f]
+            heads[f], infos[f] = tg.fit(train, fold_of, budget, seed=args.seed)
+            doubts[f], dinfos[f] = tg.fit_doubt(train, budget, seed=args.seed)
+            # the shipped design: the awards may use the false credit the doubts took back
+            dheads[f], dhinfos[f] = tg.fit(train, fold_of, budget, seed=args.seed,
+                                           doubted=dinfos[f].pop("doubted_rows"))
+        hits, maybe, scored = _from_rows(rows, heads, fold_of)
+        if "model" in systems:
             preds["model"] = (hits, maybe)
-            p = np.array([s[0] for s in scored]) if scored else np.zeros(0)
-            y = np.array([s[1] for s in scored], dtype=float) if scored else np.zeros(0)
-            extra["reliability"] = tg.reliability(p, y) if scored else []
-            extra["folds"] = {f: {k: v for k, v in i.items() if k != "reliability"} for f, i in infos.items()}
-            extra["rule_precision"] = tg.rule_precision(rows)
+        if "model+doubt" in systems:
+            preds["model+doubt"] = _from_rows(rows, dheads, fold_of, doubts)[:2]
+            # the doubt budget's trade-off: the same design at other doubt precisions
+            sweep = {}
+            for dp in (0.5, 0.6, 2 / 3, 0.75, 0.8):
+                alt, alt_heads = {}, {}
+                for f in range(args.folds):
+                    train = [r for r in rows if fold_of[r.question] != f]
+                    b = tg.Budget(min_precision=args.min_precision, doubt_precision=dp)
+                    alt[f], info = tg.fit_doubt(train, b, seed=args.seed)
+                    alt_heads[f] = tg.fit(train, fold_of, b, seed=args.seed, doubted=info["doubted_rows"])[0]
+                h, m, _ = _from_rows(rows, alt_heads, fold_of, alt)
+                sweep[round(dp, 3)] = score(corpus, h, m, lambda a, q: ["all"])["all"]
+            extra["doubt_sweep"] = sweep
+        p = np.array([s[0] for s in scored]) if scored else np.zeros(0)
+        y = np.array([s[1] for s in scored], dtype=float) if scored else np.zeros(0)
+        extra["reliability"] = tg.reliability(p, y) if scored else []
+        extra["folds"] = {f: {k: v for k, v in i.items() if k != "reliability"} for f, i in dhinfos.items()}
+        extra["doubt_folds"] = {f: {k: v for k, v in i.items() if k != "reliability"} for f, i in dinfos.items()}
+        extra["rule_precision"] = tg.rule_precision(rows)
     keyers = {
         "overall": lambda a, q: ["all"],
         "kind": lambda a, q: [a.get("kind") or "?"],
@@ -228,15 +288,22 @@ def main(argv: list[str] | None = None) -> int:
         results[kname] = res
         names = sorted({n for r in res.values() for n in r})
         print_table(f"leave-questions-out, {kname}", res, names)
-    if "model" in preds:
+    if "folds" in extra:
         print("\nmodel thresholds per fold (chosen on the other folds):")
         for f, i in extra["folds"].items():
+            d = extra["doubt_folds"][f]
             print(f"  fold {f}: award {i.get('award')}, hint {i.get('hint')}, T {i.get('temperature')}, "
-                  f"lexical FC on train {i.get('lexical_false_credit')}, rows {i.get('rows')}")
+                  f"lexical FC on train {i.get('lexical_false_credit')}, rows {i.get('rows')}; doubt {d.get('doubt')} "
+                  f"({d.get('doubted_wrong')}/{d.get('doubted')} doubted marks wrong on train)")
         print("reliability of the model's calibrated p on held-out questions (open pairs):")
         for b in extra["reliability"]:
             print(f"  p {b['bucket']}: n {b['n']:>5}  mean p {b['mean_p']:.3f}  observed {b['observed']:.3f}")
         print(f"lexical rule precision (corpus): {extra['rule_precision']}")
+    if "doubt_sweep" in extra:
+        print("\nmodel+doubt at other doubt precisions (share of doubted marks that must be wrong, on the other folds):")
+        for dp, f in extra["doubt_sweep"].items():
+            print(f"  {dp:.3f}: P {_f(f['precision'], 0)} R {_f(f['recall'], 0)} F1 {_f(f['f1'], 0)} FC {_f(f['fc'], 0)} "
+                  f"trap {_f(f['trap'], 0)} swap {_f(f['swap'], 0)} maybe {_f(f['maybe'], 0)} right {_f(f['maybe_right'], 0)}")
     overall = {s: results["overall"][s]["all"] for s in preds if "all" in results["overall"][s]}
     print("\ntargets (leave-questions-out):")
     for s, f in overall.items():
@@ -253,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             if gold != pred:
                 print(f"{a['id']} [{a.get('kind')}/{a.get('subkind', '')}] {a['question']}: {a['answer'][:240]!r}")
                 print(f"    missed={sorted(gold - pred)} false={sorted(pred - gold)} maybe={sorted((maybe or {}).get(i, set()))}")
+    if args.markdown:
+        shipped = "model+doubt" if "model+doubt" in preds else list(preds)[-1]
+        Path(args.markdown).write_text(markdown(results, shipped))
     if args.json:
         Path(args.json).write_text(json.dumps({"corpus": corpus.digest, "results": results, **extra}, indent=1, default=str))
     if not args.no_dev:

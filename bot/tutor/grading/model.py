@@ -1,17 +1,23 @@
 """The learned semantic stage: may award a point only where it is sure, and otherwise asks.
 
-A frozen sentence encoder (all-MiniLM-L6-v2, int8 ONNX, `weights/encoder.int8.onnx`) embeds the
-point's text and accept phrases once per question, and each sentence of the answer. For every
-point the lexical stage left open, the sentence most similar to the point that no guard objects
-to is scored by a small logistic head over a few question-independent features (similarity to
-the point, margin over the question's other points, similarity to the prompt, lexical coverage,
-length), calibrated by temperature scaling; all fitted leave-questions-out by
-`tools/train_grader.py`, whose manifest (`weights/manifest.json`) records the training data hash,
-seed, figures and the two thresholds:
+A cross-encoder (all-MiniLM-L6-v2 fine-tuned on the labelled corpus's (point, answer) pairs by
+`tools/train_cross_encoder.py`, int8 ONNX, `weights/cross.int8.onnx`) reads each marking point the
+lexical stage left open together with the answer's sentences that no guard objects to: the guards
+run *first*, so a keyword list, a negated point, a swapped definition, a wrong number or body, an
+echo of the prompt or a fragment is never shown to the model. Its logit, with two lexical
+figures (how much of the point's wording is there, how much the answer says), goes through a
+logistic head calibrated by temperature scaling; the head and both thresholds are fitted on
+out-of-fold logits (each from a model that never saw that question) by `tools/train_grader.py`,
+whose manifest (`weights/manifest.json`) records the training data hash, seed, figures and the
+thresholds:
 
 - p >= `award`: the point is earned (stage `model`); `award` was chosen on held-out questions
   under an explicit false-credit budget (no worse than the lexical grader's);
-- `hint` <= p < `award`: a `maybe`: "your answer may cover this", never a mark.
+- `hint` <= p < `award`: a `maybe`: "your answer may cover this", never a mark;
+- and a mark the lexical stage gave is *doubted* where a second head, fitted the same way on the
+  pairs the lexical stage earned, says such a mark is likely wrong (p < its `doubt`, chosen so
+  that at least 3 in 4 of the marks it doubts were wrong on held-out questions): it becomes a
+  `maybe` too (not a mark; the learner is told to compare, the tutors see it for review).
 
 Runtime needs onnxruntime, tokenizers and numpy only. `GRADER_MODEL=off`, a missing runtime or
 a missing model file means the lexical path alone, with one warning at start-up.
@@ -23,6 +29,7 @@ import json
 import logging
 import math
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,25 +39,77 @@ from bot.tutor.grading import guards
 from bot.tutor.grading.marking import PointResult
 
 if TYPE_CHECKING:
+    from bot.tutor.bank import MarkingPoint
     from bot.tutor.grading.evidence import Reading
     from bot.tutor.grading.spans import _Sentence
 
-__all__ = ["Encoder", "Head", "SemanticModel", "load_default", "FEATURES", "DATA_DIR"]
+__all__ = ["CrossEncoder", "Head", "SemanticModel", "load_default", "FEATURES", "DATA_DIR", "judged_text",
+           "point_text", "kept_sentences", "feature_vector"]
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "weights"
-FEATURES = ("sim_point", "sim_accept", "sim_ref", "margin", "sim_prompt", "coverage", "log_words",
-            "sim_whole")
-_MAX_TOKENS = 128
+FEATURES = ("cross", "coverage", "log_words")
+_MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
 _BATCH = 8
-_MAX_SPANS = 8         # sentences embedded per answer at most (the most point-like ones)
-_WHOLE_CHARS = 700     # the whole answer's vector: its opening (128 tokens are read anyway)
+_WINDOW_CHARS = 900    # ~200 tokens: most answers are one window, read whole as in training
+_MAX_WINDOWS = 6
+_POINT_ACCEPTS = 3
 
 
-class Encoder:
-    """Sentence embeddings from the int8 ONNX encoder; an LRU cache by text."""
+def point_text(mp: MarkingPoint) -> str:
+    """What the model reads for a marking point: its text and its first accept phrases."""
+    accepts = [a for a in mp.accept if a.strip()][:_POINT_ACCEPTS]
+    return mp.text + (" (" + "; ".join(accepts) + ")" if accepts else "")
 
-    def __init__(self, model_path: Path, tokenizer_path: Path, threads: int = 2, cache: int = 8192) -> None:
+
+def kept_sentences(reading: Reading, n: int) -> tuple[list[_Sentence], str]:
+    """The sentences the model may judge for point `n`: those no guard objects to (keyword
+    lists, negations of the point, swapped definitions, wrong numbers or bodies, echoes of the
+    prompt and fragments are taken out *before* the model reads the answer). When every sentence
+    is refused: ([], the first guard's name)."""
+    kept: list[_Sentence] = []
+    veto = ""
+    for s in reading.sentences:
+        objection = guards.objection(reading, n, s, "model", stage="model")
+        if objection:
+            veto = veto or objection
+        else:
+            kept.append(s)
+    return kept, ("" if kept else veto)
+
+
+def judged_text(reading: Reading, n: int) -> tuple[str, str]:
+    """The text the model judges for point `n` (what it was trained on): (text, "") or ("", guard)."""
+    kept, veto = kept_sentences(reading, n)
+    return " ".join(s.text.strip() for s in kept), veto
+
+
+def feature_vector(reading: Reading, n: int, kept: list[_Sentence], logit: float) -> tuple[_Sentence, list[float]]:
+    """FEATURES for point `n` from the model's logit and the kept sentences; and the sentence
+    shown as evidence (the one with most of the point's wording)."""
+    cover = [guards.coverage(reading, n, s) for s in kept]
+    best = max(range(len(kept)), key=lambda i: cover[i])
+    words = sum(guards.content_words(reading, s) for s in kept)
+    return kept[best], [logit, max(cover), math.log1p(words)]
+
+
+def _windows(texts: list[str]) -> list[str]:
+    """The judged sentences as one text, or for a long answer as windows of whole sentences of
+    at most _WINDOW_CHARS (the point is scored on each and keeps the best; at most _MAX_WINDOWS,
+    the 4,096-character budget)."""
+    out: list[str] = []
+    for t in texts:
+        if out and len(out[-1]) + 1 + len(t) <= _WINDOW_CHARS:
+            out[-1] += " " + t
+        else:
+            out.append(t[:_WINDOW_CHARS])
+    return out[:_MAX_WINDOWS]
+
+
+class CrossEncoder:
+    """(marking point, answer) -> logit, from the fine-tuned int8 ONNX cross-encoder; LRU cache."""
+
+    def __init__(self, model_path: Path, tokenizer_path: Path, threads: int = 2, cache: int = 4096) -> None:
         import numpy as np
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -61,35 +120,38 @@ class Encoder:
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        self.tokenizer.enable_truncation(_MAX_TOKENS)
-        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(_MAX_TOKENS, strategy="longest_first")
+        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._cache_size = cache
+        self._lock = threading.Lock()
 
-    def embed(self, texts: list[str]) -> Any:
+    def logits(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """One logit per (point text, answer text); thread-safe (the bot grades in a pool)."""
         np = self._np
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        with self._lock:
+            have = {p: self._cache[p] for p in pairs if p in self._cache}
+        todo = sorted(dict.fromkeys(p for p in pairs if p not in have), key=lambda p: len(p[0]) + len(p[1]))
         # length-sorted small batches: little padding, bounded work per call
-        todo.sort(key=len)
         for i in range(0, len(todo), _BATCH):
             chunk = todo[i:i + _BATCH]
             enc = self.tokenizer.encode_batch(chunk)
             width = max(len(e.ids) for e in enc)
-            ids = np.zeros((len(enc), width), dtype=np.int64)
-            mask = np.zeros((len(enc), width), dtype=np.int64)
+            arr = {k: np.zeros((len(enc), width), dtype=np.int64)
+                   for k in ("input_ids", "attention_mask", "token_type_ids")}
             for r, e in enumerate(enc):
-                ids[r, :len(e.ids)] = e.ids
-                mask[r, :len(e.ids)] = 1
-            out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            for t, v in zip(chunk, out):
-                self._cache[t] = v
-        vecs = []
-        for t in texts:
-            v = self._cache[t]
-            self._cache.move_to_end(t)
-            vecs.append(v)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return np.stack(vecs) if vecs else np.zeros((0, 384), dtype=np.float32)
+                arr["input_ids"][r, :len(e.ids)] = e.ids
+                arr["attention_mask"][r, :len(e.ids)] = 1
+                arr["token_type_ids"][r, :len(e.ids)] = e.type_ids
+            for pair, z in zip(chunk, self.session.run(None, arr)[0]):
+                have[pair] = float(z)
+        with self._lock:
+            for pair in pairs:
+                self._cache[pair] = have[pair]
+                self._cache.move_to_end(pair)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return [have[p] for p in pairs]
 
 
 @dataclass(frozen=True)
@@ -103,6 +165,7 @@ class Head:
     temperature: float = 1.0
     award: float = 1.01   # > 1: never awards
     hint: float = 1.01
+    doubt: float = 0.0    # the doubt head's: a lexical mark below this p is only a "may cover"
 
     def prob(self, x: list[float]) -> float:
         z = self.bias + sum(w * (v - m) / s for w, v, m, s in zip(self.weights, x, self.mean, self.scale))
@@ -112,100 +175,65 @@ class Head:
     def to_dict(self) -> dict[str, Any]:
         return {"weights": list(self.weights), "bias": self.bias, "mean": list(self.mean),
                 "scale": list(self.scale), "temperature": self.temperature, "award": self.award,
-                "hint": self.hint}
+                "hint": self.hint, "doubt": self.doubt}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Head:
         return cls(tuple(d["weights"]), float(d["bias"]), tuple(d["mean"]), tuple(d["scale"]),
-                   float(d.get("temperature", 1.0)), float(d.get("award", 1.01)), float(d.get("hint", 1.01)))
+                   float(d.get("temperature", 1.0)), float(d.get("award", 1.01)), float(d.get("hint", 1.01)),
+                   float(d.get("doubt", 0.0)))
 
 
 class SemanticModel:
     """The learned stage: `decide(...)` for the points the lexical stage left open."""
 
-    def __init__(self, encoder: Encoder, head: Head, rule_confidence: dict[str, float] | None = None) -> None:
-        self.encoder = encoder
+    def __init__(self, cross: CrossEncoder, head: Head, rule_confidence: dict[str, float] | None = None,
+                 doubt_head: Head | None = None) -> None:
+        self.cross = cross
         self.head = head
+        self.doubt_head = doubt_head or Head((), 0.0, (), ())
         self.rule_confidence = rule_confidence or {}
-        self._refs: dict[tuple[str, int], Any] = {}
 
     # ----------------------------------------------------------------- features
 
-    def _references(self, reading: Reading) -> tuple[list[Any], Any]:
-        """Per point: (point-text vector, accept vectors); and the prompt's vector (cached)."""
-        q = reading.compiled.question
-        key = (q.id, id(q))
-        got = self._refs.get(key)
-        if got is None:
-            texts = [q.prompt] + [mp.text for mp in q.marking_points] + [a for mp in q.marking_points for a in mp.accept]
-            vecs = self.encoder.embed(texts)
-            k = 1 + len(q.marking_points)
-            per_point = []
-            j = k
-            for i, mp in enumerate(q.marking_points):
-                per_point.append((vecs[1 + i], vecs[j:j + len(mp.accept)]))
-                j += len(mp.accept)
-            got = (per_point, vecs[0])
-            if len(self._refs) > 1024:
-                self._refs.clear()
-            self._refs[key] = got
-        return got
-
-    def features(self, reading: Reading, open_points: list[int], answer: str
+    def features(self, reading: Reading, open_points: list[int]
                  ) -> dict[int, tuple[_Sentence | None, list[float] | None, str]]:
-        """For each open point: the sentence the model would judge (most similar to the point,
-        no guard objecting), its feature vector, and the guard that vetoed the best one if all did."""
-        np = self.encoder._np
-        spans = [s for s in reading.sentences if not s.is_bag]
-        if not spans:
-            return {n: (None, None, "keyword-list" if reading.sentences else "") for n in open_points}
-        if len(spans) > _MAX_SPANS:
-            # a long answer: only the sentences with most of an open point's words are embedded
-            # (bounded work per answer: the 4,096-character budget)
-            score = {id(s): max(guards.coverage(reading, n, s) for n in open_points) for s in spans}
-            keep = {id(s) for s in sorted(spans, key=lambda s: -score[id(s)])[:_MAX_SPANS]}
-            spans = [s for s in spans if id(s) in keep]
-        per_point, prompt_vec = self._references(reading)
-        texts = [s.text for s in spans]
-        vecs = self.encoder.embed(texts + [answer.strip()[:_WHOLE_CHARS]])
-        span_vecs, whole = vecs[:-1], vecs[-1]
-        # similarity of every span to every point's text and accepts
-        ref = np.zeros((len(spans), len(per_point)))
-        sp = np.zeros_like(ref)
-        sa = np.zeros_like(ref)
-        for m, (pv, av) in enumerate(per_point):
-            sp[:, m] = span_vecs @ pv
-            sa[:, m] = (span_vecs @ av.T).max(axis=1) if len(av) else sp[:, m]
-            ref[:, m] = np.maximum(sp[:, m], sa[:, m])
-        prompt_sim = span_vecs @ prompt_vec
+        """For each point asked about: the sentence shown as evidence and the feature vector
+        (FEATURES) of what the model judged, or (None, None, the guard that refused every sentence)."""
+        points = reading.compiled.points
+        plan: dict[int, tuple[list[_Sentence], list[str]]] = {}
         out: dict[int, tuple[Any, Any, str]] = {}
+        pairs: list[tuple[str, str]] = []
         for n in open_points:
-            order = np.argsort(-ref[:, n])
-            vetoed = ""
-            for i in order:
-                s = spans[int(i)]
-                objection = guards.objection(reading, n, s, "model", stage="model")
-                if objection:
-                    vetoed = vetoed or objection
-                    continue
-                others = [ref[int(i), m] for m in range(len(per_point)) if m != n]
-                margin = ref[int(i), n] - max(others) if others else 0.0
-                x = [float(sp[i, n]), float(sa[i, n]), float(ref[i, n]), float(margin), float(prompt_sim[i]),
-                     guards.coverage(reading, n, s), math.log1p(guards.content_words(reading, s)),
-                     float(whole @ per_point[n][0])]
-                out[n] = (s, x, "")
-                break
-            else:
-                out[n] = (None, None, vetoed)
+            kept, veto = kept_sentences(reading, n)
+            if not kept:
+                out[n] = (None, None, veto)
+                continue
+            windows = _windows([s.text.strip() for s in kept])
+            plan[n] = (kept, windows)
+            a = point_text(points[n].point)
+            pairs.extend((a, w) for w in windows)
+        logits = iter(self.cross.logits(pairs)) if pairs else iter(())
+        for n, (kept, windows) in plan.items():
+            z = max(next(logits) for _ in windows)
+            best, x = feature_vector(reading, n, kept, z)
+            out[n] = (best, x, "")
         return out
 
     # ----------------------------------------------------------------- decisions
 
-    def decide(self, reading: Reading, open_points: list[int], answer: str
+    def decide(self, reading: Reading, open_points: list[int], earned: dict[int, PointResult] | None = None
                ) -> dict[int, PointResult | None]:
+        """Decisions for the open points (award, "may cover", or not), and for the points the
+        lexical stage `earned`: kept, or doubted (made a "may cover") where the doubt head says
+        such a mark is likely wrong. One batch of model calls for both."""
+        earned = earned or {}
+        doubting = list(earned) if self.doubt_head.doubt > 0 else []
+        feats = self.features(reading, open_points + doubting)
         results: dict[int, PointResult | None] = {}
         points = reading.compiled.points
-        for n, (s, x, vetoed) in self.features(reading, open_points, answer).items():
+        for n in open_points:
+            s, x, vetoed = feats[n]
             mp = points[n].point
             if s is None or x is None:
                 results[n] = (PointResult(mp, False, "", "guard", vetoed, guards.CONFIDENCE.get(vetoed, 0.8))
@@ -218,15 +246,28 @@ class SemanticModel:
                 results[n] = PointResult(mp, False, s.text, "model", f"may cover p={p:.2f}", 1.0 - p, maybe=True)
             else:
                 results[n] = PointResult(mp, False, "", "model", f"not covered p={p:.2f}", 1.0 - p)
+        for n in doubting:
+            s, x, _ = feats[n]
+            if x is None:
+                continue
+            p = self.doubt_head.prob(x)
+            if p < self.doubt_head.doubt:
+                r = earned[n]
+                results[n] = PointResult(r.point, False, r.evidence, "model", f"doubts {r.rule} p={p:.2f}",
+                                         1.0 - p, maybe=True)
         return results
 
 
 def load(directory: Path = DATA_DIR) -> SemanticModel:
     """Load the committed model (raises if a file or the runtime is missing)."""
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    enc = Encoder(directory / manifest.get("encoder", "encoder.int8.onnx"), directory / "tokenizer.json",
-                  threads=int(os.environ.get("GRADER_THREADS", "2")))
-    return SemanticModel(enc, Head.from_dict(manifest["head"]), manifest.get("rule_confidence"))
+    path = directory / manifest.get("model", "cross.int8.onnx")
+    if not path.exists():
+        raise FileNotFoundError(f"no model file {path.name}")
+    cross = CrossEncoder(path, directory / "tokenizer.json",
+                         threads=int(os.environ.get("GRADER_THREADS", "2")))
+    doubt = Head.from_dict(manifest["doubt_head"]) if "doubt_head" in manifest else None
+    return SemanticModel(cross, Head.from_dict(manifest["head"]), manifest.get("rule_confidence"), doubt)
 
 
 _DEFAULT: list[SemanticModel | None] = []
