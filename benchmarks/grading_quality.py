@@ -12,7 +12,7 @@ and thresholds) is fitted on the other folds only, and scored on the held-out qu
              mark, at a calibrated threshold under a false-credit budget; below it a hint);
 - `model+doubt`: the same, and the model may also doubt a lexical mark (the shipped design).
 
-The cross-encoder's logits are read from benchmarks/data/cross_encoder_oof.json: each comes from
+The cross-encoder's logits are read from grading-data/cross_encoder_oof.json: each comes from
 a model trained by tools/train_cross_encoder.py on the other folds (same folds, same seed), so no
 figure is scored on a question the model or its head saw.
 

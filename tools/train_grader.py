@@ -112,7 +112,7 @@ class Row:
     x: list[float] | None  # the model's features (FEATURES) where it may judge the pair, else None
 
 
-OOF = ROOT / "benchmarks" / "data" / "cross_encoder_oof.json"
+OOF = ROOT / "grading-data" / "cross_encoder_oof.json"
 
 
 def out_of_fold_logits(path: Path = OOF) -> dict[str, float]:
