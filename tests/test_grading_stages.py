@@ -335,3 +335,14 @@ def test_grade_cli_explain_names_a_stage_for_every_point(tmp_path: Path, capsys:
     assert main(["grade", "--content", str(ROOT / "content"), "--answers", str(answers)]) == 0
     plain = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert set(plain[0]) == {"id", "question", "hits", "score"}
+
+
+def test_a_long_answer_is_read_in_bounded_windows_keeping_the_point_like_ones() -> None:
+    filler = ["We had a busy Monday and the coffee machine broke again, so everyone was tired."] * 40
+    texts = filler[:20] + ["Report it to the ICO within 72 hours."] + filler[20:]
+    weight = [0.0] * 20 + [1.0] + [0.0] * 20
+    windows = model_mod._windows(texts, weight)
+    assert len(windows) == model_mod._MAX_WINDOWS
+    assert all(len(w) <= model_mod._WINDOW_CHARS for w in windows)
+    assert any("ICO within 72 hours" in w for w in windows)
+    assert model_mod._windows(["One sentence.", "Two sentences."]) == ["One sentence. Two sentences."]

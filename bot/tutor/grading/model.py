@@ -50,9 +50,9 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "weights"
 FEATURES = ("cross", "coverage", "log_words")
 _MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
-_BATCH = 8
+_BATCH = 2
 _WINDOW_CHARS = 900    # ~200 tokens: most answers are one window, read whole as in training
-_MAX_WINDOWS = 6
+_MAX_WINDOWS = 3
 _POINT_ACCEPTS = 3
 
 
@@ -93,17 +93,24 @@ def feature_vector(reading: Reading, n: int, kept: list[_Sentence], logit: float
     return kept[best], [logit, max(cover), math.log1p(words)]
 
 
-def _windows(texts: list[str]) -> list[str]:
+def _windows(texts: list[str], weight: list[float] | None = None) -> list[str]:
     """The judged sentences as one text, or for a long answer as windows of whole sentences of
-    at most _WINDOW_CHARS (the point is scored on each and keeps the best; at most _MAX_WINDOWS,
-    the 4,096-character budget)."""
+    at most _WINDOW_CHARS: the point is scored on each and keeps the best. At most _MAX_WINDOWS
+    (the 4,096-character budget): those whose sentences carry most of the point's wording."""
     out: list[str] = []
-    for t in texts:
+    score: list[float] = []
+    for i, t in enumerate(texts):
+        w = weight[i] if weight else 0.0
         if out and len(out[-1]) + 1 + len(t) <= _WINDOW_CHARS:
             out[-1] += " " + t
+            score[-1] = max(score[-1], w)
         else:
             out.append(t[:_WINDOW_CHARS])
-    return out[:_MAX_WINDOWS]
+            score.append(w)
+    if len(out) <= _MAX_WINDOWS:
+        return out
+    keep = sorted(sorted(range(len(out)), key=lambda i: -score[i])[:_MAX_WINDOWS])
+    return [out[i] for i in keep]
 
 
 class CrossEncoder:
@@ -209,7 +216,7 @@ class SemanticModel:
             if not kept:
                 out[n] = (None, None, veto)
                 continue
-            windows = _windows([s.text.strip() for s in kept])
+            windows = _windows([s.text.strip() for s in kept], [guards.coverage(reading, n, s) for s in kept])
             plan[n] = (kept, windows)
             a = point_text(points[n].point)
             pairs.extend((a, w) for w in windows)
