@@ -1,8 +1,9 @@
 """The learned semantic stage: may award a point only where it is sure, and otherwise asks.
 
 A cross-encoder (all-MiniLM-L6-v2 fine-tuned on the labelled corpus's (point, answer) pairs by
-`tools/train_cross_encoder.py`, int8 ONNX, `weights/cross.int8.onnx`) reads each marking point the
-lexical stage left open together with the answer's sentences that no guard objects to: the guards
+`tools/train_cross_encoder.py`, int8 ONNX, `weights/cross.int8.onnx`) reads each marking point
+(those the lexical stage left open, and those it earned) together with the answer's sentences that
+no guard objects to for that point: the guards
 run *first*, so a keyword list, a negated point, a swapped definition, a wrong number or body, an
 echo of the prompt or a fragment is never shown to the model. Its logit, with two lexical
 figures (how much of the point's wording is there, how much the answer says), goes through a
@@ -16,8 +17,9 @@ thresholds:
 - `hint` <= p < `award`: a `maybe`: "your answer may cover this", never a mark;
 - and a mark the lexical stage gave is *doubted* where a second head, fitted the same way on the
   pairs the lexical stage earned, says such a mark is likely wrong (p < its `doubt`, chosen so
-  that at least 3 in 4 of the marks it doubts were wrong on held-out questions): it becomes a
-  `maybe` too (not a mark; the learner is told to compare, the tutors see it for review).
+  that at least half of the marks it doubts were wrong on held-out questions: a coin toss is not
+  a mark): it becomes a `maybe` too (not a mark; the learner is told to compare, the tutors see
+  it for review). The awards may then spend the false credit the doubts took back.
 
 Runtime needs onnxruntime, tokenizers and numpy only. `GRADER_MODEL=off`, a missing runtime or
 a missing model file means the lexical path alone, with one warning at start-up.
@@ -192,7 +194,7 @@ class Head:
 
 
 class SemanticModel:
-    """The learned stage: `decide(...)` for the points the lexical stage left open."""
+    """The learned stage: `decide(...)` for the points the lexical stage left open or earned."""
 
     def __init__(self, cross: CrossEncoder, head: Head, rule_confidence: dict[str, float] | None = None,
                  doubt_head: Head | None = None) -> None:
