@@ -167,6 +167,7 @@ def main() -> int:
                     help="share of the pairs the lexical stage already decided kept for training (all open ones are)")
     ap.add_argument("--freeze-embeddings", action="store_true")
     ap.add_argument("--oof", type=Path, default=OOF)
+    ap.add_argument("--out", type=Path, default=WEIGHTS, help="where the final model and cross.json go")
     ap.add_argument("--keep", type=Path, default=Path("/tmp/cross-folds"), help="where the fold models are kept")
     ap.add_argument("--only-final", action="store_true")
     ap.add_argument("--only-oof", action="store_true")
@@ -212,9 +213,10 @@ def main() -> int:
     if not args.only_oof:
         print(f"final: training on {len(rows)} pairs", file=sys.stderr, flush=True)
         model = train(torch, tok, base, rows, args.epochs, args.seed, freeze_embeddings=args.freeze_embeddings)
-        out = WEIGHTS / "cross.int8.onnx"
+        args.out.mkdir(parents=True, exist_ok=True)
+        out = args.out / "cross.int8.onnx"
         export(torch, model, out)
-        (WEIGHTS / "cross.json").write_text(json.dumps(settings | {
+        (args.out / "cross.json").write_text(json.dumps(settings | {
             "sha256": hashlib.sha256(out.read_bytes()).hexdigest()[:16], "pairs": len(rows)}, indent=1) + "\n")
         print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return 0
