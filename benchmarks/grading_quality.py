@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         # the cross-encoder's logits are out of fold (each from a model trained without that
         # question's fold, tools/train_cross_encoder.py); the heads and thresholds are fitted here
         # per fold on the other folds' rows only
-        rows = tg.extract(corpus, tg.out_of_fold_logits())
+        rows = tg.extract(corpus, tg.out_of_fold_logits(corpus))
         preds["lexical"] = (_from_rows(rows, None, fold_of)[0], None)
         budget = tg.Budget(min_precision=args.min_precision)
         heads, infos, doubts, dinfos, dheads, dhinfos = {}, {}, {}, {}, {}, {}

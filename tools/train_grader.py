@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
-"""Train the grader's learned stage on the labelled corpus (grading-data/), leave-questions-out.
+"""Fit the grader's learned-stage heads on the labelled corpus (grading-data/), leave-questions-out.
 
     .venv/bin/python tools/train_grader.py [--corpus grading-data] [--seed 12] [--dry-run]
 
-Needs numpy, onnxruntime and tokenizers only (the encoder is frozen: `tools/export_encoder.py`
-built it from all-MiniLM-L6-v2 once, with torch). For every (answer, marking point) pair the
-lexical stage leaves open, the sentence most like the point that no guard objects to gives a
-feature vector (`bot.tutor.grading.model.FEATURES`); a logistic head is fitted on them, then:
+Needs numpy only (no torch): the cross-encoder's logits come from
+grading-data/cross_encoder_oof.json, each from a model trained by tools/train_cross_encoder.py
+without that question's fold. For every (answer, marking point) pair the model may judge (the
+lexical stage left it open, or earned it), its features are (`bot.tutor.grading.model.FEATURES`)
+the logit, the share of the point's wording there and the answer's length. Two logistic heads:
 
-- calibrated by temperature scaling on out-of-fold logits (grouped k-fold by question, so each
-  logit comes from a head that never saw that question);
-- its award threshold is the lowest at which, on those out-of-fold figures, (1) the share of
-  answers that deserve nothing and get credit is no worse than the lexical grader's alone, and
-  (2) the precision of model awards is at least --min-precision (the false-credit budget);
-- its hint threshold ("may cover") is the lowest at which a hint is right --hint-precision of
-  the time.
+- the award head, on the open pairs: calibrated by temperature scaling on inner out-of-fold
+  logits (grouped by question); its award threshold is the lowest at which, on those figures,
+  (1) the precision of model awards is at least --min-precision and (2) the share of answers
+  that deserve nothing and get credit is no worse than the lexical grader's alone (the lexical
+  marks the doubt head takes back no longer count); its hint threshold ("may cover") the lowest
+  at which a hint is right --hint-precision of the time;
+- the doubt head, on the pairs the lexical stage earned: a lexical mark with p below its
+  threshold becomes a "may cover"; the threshold is the highest at which at least half of the
+  marks so doubted were wrong (inner held-out).
 
-Writes bot/tutor/grading/weights/manifest.json: the head, thresholds, training-data hash, seed,
+Writes bot/tutor/grading/weights/manifest.json: both heads, thresholds, training-data hash, seed,
 out-of-fold figures and the reliability of the calibrated confidence by bucket.
 """
 from __future__ import annotations
@@ -27,7 +30,7 @@ import json
 import math
 import random
 import sys
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,12 +118,18 @@ class Row:
 OOF = ROOT / "grading-data" / "cross_encoder_oof.json"
 
 
-def out_of_fold_logits(path: Path = OOF) -> dict[str, float]:
-    """The cross-encoder's logit for every open (answer, point) pair of the corpus, each from a
-    model trained on the other folds (tools/train_cross_encoder.py), keyed "answer:point"."""
+def out_of_fold_logits(corpus: Corpus, path: Path = OOF) -> dict[str, float]:
+    """The cross-encoder's logit for every (answer, point) pair of the corpus it can read, each
+    from a model trained on the other folds (tools/train_cross_encoder.py), keyed "answer:point".
+    Refuses a file made from another version of the corpus (the keys are answer positions)."""
     if not path.exists():
         raise SystemExit(f"{path} is missing: run tools/grader_pairs.py and tools/train_cross_encoder.py first")
-    return {k: float(v) for k, v in json.loads(path.read_text())["logits"].items()}
+    got = json.loads(path.read_text())
+    made_from = got.get("settings", {}).get("corpus_sha256")
+    if made_from != corpus.digest:
+        raise SystemExit(f"{path.name} was made from corpus {made_from}, not {corpus.digest}: retrain "
+                         "(tools/grader_pairs.py, then tools/train_cross_encoder.py)")
+    return {k: float(v) for k, v in got["logits"].items()}
 
 
 def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) -> list[Row]:
@@ -363,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"corpus: {len(corpus.answers)} answers over {len({a['question'] for a in corpus.answers})} questions "
           f"({corpus.skipped} skipped), sha256 {corpus.digest}", file=sys.stderr)
-    rows = extract(corpus, out_of_fold_logits(), progress=True)
+    rows = extract(corpus, out_of_fold_logits(corpus), progress=True)
     fold_of = folds_by_question(corpus.answers, seed=args.seed)
     budget = Budget(min_precision=args.min_precision)
     doubt_head, doubt_info = fit_doubt(rows, budget, seed=args.seed)
