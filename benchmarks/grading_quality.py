@@ -270,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         p = np.array([s[0] for s in scored]) if scored else np.zeros(0)
         y = np.array([s[1] for s in scored], dtype=float) if scored else np.zeros(0)
         extra["reliability"] = tg.reliability(p, y) if scored else []
+        ds = [(doubts[fold_of[r.question]].prob(r.x), r.gold) for r in rows if r.lexical and r.x is not None]
+        extra["doubt_reliability"] = tg.reliability(np.array([d[0] for d in ds]),
+                                                    np.array([d[1] for d in ds], dtype=float)) if ds else []
         extra["folds"] = {f: {k: v for k, v in i.items() if k != "reliability"} for f, i in dhinfos.items()}
         extra["doubt_folds"] = {f: {k: v for k, v in i.items() if k != "reliability"} for f, i in dinfos.items()}
         extra["rule_precision"] = tg.rule_precision(rows)
@@ -297,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"({d.get('doubted_wrong')}/{d.get('doubted')} doubted marks wrong on train)")
         print("reliability of the model's calibrated p on held-out questions (open pairs):")
         for b in extra["reliability"]:
+            print(f"  p {b['bucket']}: n {b['n']:>5}  mean p {b['mean_p']:.3f}  observed {b['observed']:.3f}")
+        print("reliability of the doubt head's p (that a lexical mark is right) on held-out questions:")
+        for b in extra["doubt_reliability"]:
             print(f"  p {b['bucket']}: n {b['n']:>5}  mean p {b['mean_p']:.3f}  observed {b['observed']:.3f}")
         print(f"lexical rule precision (corpus): {extra['rule_precision']}")
     if "doubt_sweep" in extra:
