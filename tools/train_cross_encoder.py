@@ -62,7 +62,7 @@ def build(torch: Any, base: str) -> Any:
     return CrossEncoder()
 
 
-def batches(rows: list[dict[str, Any]], tok: Any, size: int, rng: random.Random | None) -> list[Any]:
+def batches(rows: list[dict[str, Any]], size: int, rng: random.Random | None) -> list[Any]:
     """Length-bucketed batches (little padding); shuffled buckets when `rng` is given."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["a"]) + len(rows[i]["b"]))
     chunks = [order[i:i + size] for i in range(0, len(order), size)]
@@ -97,7 +97,7 @@ def train(torch: Any, tok: Any, base: str, rows: list[dict[str, Any]], epochs: f
     lossf = torch.nn.BCEWithLogitsLoss()
     step, t0 = 0, time.time()
     while step < total:
-        for idx in batches(rows, tok, batch, rng):
+        for idx in batches(rows, batch, rng):
             if step >= total:
                 break
             x = encode(torch, tok, rows, idx)
