@@ -6,13 +6,16 @@ Answers are the corpus's (grading-data/), as they are (<= 300 characters) and gr
 characters by repeating other answers to the same question. "Warm" = the grader and model are
 loaded and the question compiled; the cross-encoder's cache is emptied before every answer, so
 each answer pays for its own model calls (every point: the open ones, and the lexical marks the
-doubt head checks). Lexical-only runs without the model.
+doubt head checks). Lexical-only runs without the model, on every corpus answer of <= 300
+characters. Each answer is graded `--repeat` times and its median counts (one number per answer,
+without the machine's scheduling jitter; the percentiles are across answers).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,7 +43,8 @@ def _du(path: Path) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--answers", type=int, default=300)
+    ap.add_argument("--answers", type=int, default=300, help="answers timed with the model")
+    ap.add_argument("--repeat", type=int, default=3, help="gradings per answer; the median counts")
     args = ap.parse_args()
     import train_grader as tg
 
@@ -49,9 +53,9 @@ def main() -> int:
 
     corpus = tg.load_corpus()
     rng = random.Random(1)
-    short = [a for a in corpus.answers if len(a["answer"]) <= 300]
-    rng.shuffle(short)
-    short = short[: args.answers]
+    every_short = [a for a in corpus.answers if len(a["answer"]) <= 300]
+    rng.shuffle(every_short)
+    short = every_short[: args.answers]
     by_q: dict[str, list[str]] = {}
     for a in corpus.answers:
         by_q.setdefault(a["question"], []).append(a["answer"])
@@ -74,15 +78,18 @@ def main() -> int:
         for a in short[:20]:
             g.grade(corpus.questions[a["question"]], a["answer"])  # compile, reference embeddings
     results = {}
-    for name, g, work in (("lexical <=300", lexical, short), ("lexical 4096", lexical, long),
+    for name, g, work in (("lexical <=300", lexical, every_short), ("lexical 4096", lexical, long),
                           ("model <=300", graded, short), ("model 4096", graded, long)):
         times = []
         for a in work:
-            model.cross._cache.clear()
             q = corpus.questions[a["question"]]
-            t = time.perf_counter()
-            g.grade(q, a["answer"])
-            times.append(time.perf_counter() - t)
+            runs = []
+            for _ in range(args.repeat):
+                model.cross._cache.clear()
+                t = time.perf_counter()
+                g.grade(q, a["answer"])
+                runs.append(time.perf_counter() - t)
+            times.append(statistics.median(runs))
         results[name] = times
         print(f"{name:<15} n {len(times):>4}  p50 {_pct(times, .5):7.2f} ms  p99 {_pct(times, .99):7.2f} ms")
     rss1 = _rss_mb()

@@ -1,0 +1,51 @@
+"""The training tools' hard negatives: built from each point's own words, and never positives."""
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+import grader_pairs  # noqa: E402
+
+from bot.tutor.bank import MarkingPoint, Question, QuestionType  # noqa: E402
+
+Q = Question(
+    id="t-adherence-occupancy", topic="kpis", type=QuestionType.FREE_TEXT,
+    prompt="What is the difference between adherence and occupancy?",
+    marking_points=(
+        MarkingPoint("adherence", "Adherence is how closely an agent keeps to their schedule."),
+        MarkingPoint("occupancy", "Occupancy is the share of logged-in time spent handling contacts."),
+        MarkingPoint("not-same", "A high occupancy does not mean good adherence."),
+    ),
+)
+
+
+def _made(q: Question, topic_terms: list[str] | None = None) -> list[tuple[str, str, str]]:
+    return grader_pairs.hard_negatives(q, {"kpis": topic_terms or []}, random.Random(1))
+
+
+def test_the_definitions_are_swapped_between_the_terms() -> None:
+    made = _made(Q)
+    assert ("adherence", "Adherence is the share of logged-in time spent handling contacts.", "swapped") in made
+    assert ("occupancy", "Occupancy is how closely an agent keeps to their schedule.", "swapped") in made
+
+
+def test_a_point_is_said_of_another_term_of_its_topic() -> None:
+    made = _made(Q, ["Adherence", "Occupancy", "Shrinkage"])
+    wrong = [(pid, text) for pid, text, how in made if how == "wrong-term"]
+    assert ("adherence", "Shrinkage is how closely an agent keeps to their schedule.") in wrong
+    assert all(not text.startswith(("Adherence", "Occupancy")) for _, text in wrong)
+
+
+def test_negation_goes_in_the_main_clause_and_never_doubles_one() -> None:
+    negated = {pid: text for pid, text, how in _made(Q) if how == "negation"}
+    assert negated["adherence"] == "Adherence is not how closely an agent keeps to their schedule."
+    assert "not-same" not in negated  # already a negative statement: negating it again is no negative
+
+
+def test_keyword_lists_are_the_points_own_words_without_a_claim() -> None:
+    lists = [text for pid, text, how in _made(Q) if how == "keyword_stuffing" and pid == "occupancy"]
+    assert lists and all(", " in t and " is " not in t for t in lists)
+    assert set(lists[0].split(", ")) <= {"Occupancy", "share", "logged-in", "time", "spent", "handling", "contacts"}
