@@ -178,6 +178,15 @@ def test_a_duration_in_parts_is_one_quantity(text: str, quantities: list[str]) -
     assert [t.surface for t in tokenize(text) if t.quantity] == quantities
 
 
+@pytest.mark.parametrize("answer", ["Tell the ICO within three days.", "tell the ico in 3 days",
+                                    "Report it to the ICO within seventy-two hours."])
+def test_a_number_in_words_is_a_number_never_a_typo(answer: str) -> None:
+    # "three" is one slip from "there", a word the question uses: the corrector must leave it
+    q = _q("t-breach-risk", "A customer's bank details were emailed to the wrong person. What must happen?", [
+        ("ico", "If there is a risk, report it to the ICO within 72 hours of becoming aware.", ["tell the ICO"])])
+    assert "ico" in Grader(GLOSSARY, model=False).grade(q, answer).hits
+
+
 def test_numbers_from_the_prompt_stay_in_accept_phrases() -> None:
     q = _q("t-fcr", "342 of 450 calls were resolved first time. Work out the FCR.", [
         ("method", "Divide the calls resolved first time by all calls.", ["342/450 = 76%"]),

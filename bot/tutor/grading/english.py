@@ -188,6 +188,9 @@ UNIT_WORDS: dict[str, tuple[str, float]] = {
     "percent": ("p", 1), "pence": ("gbp", 0.01), "p": ("gbp", 0.01), "pound": ("gbp", 1),
     "pounds": ("gbp", 1), "quid": ("gbp", 1),
 }
+# words the typo corrector must leave alone: "three" is a number, not a slip for "there"
+NUMBER_WORDS = frozenset(_UNITS) | frozenset(w for w in UNIT_WORDS if len(w) > 1)
+
 
 @dataclass(slots=True)
 class Token:

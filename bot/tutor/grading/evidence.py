@@ -39,7 +39,7 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from bot.tutor.bank import Glossary, MarkingPoint, Question
-from bot.tutor.grading.english import Token, Vocab, default_vocab, lowered, normalise, split_sentences, stem, tokenize
+from bot.tutor.grading.english import NUMBER_WORDS, Token, Vocab, default_vocab, lowered, normalise, split_sentences, stem, tokenize
 from bot.tutor.grading.spans import (
     _ALNUM, _STEP, _WINDOW, _Compiled, _contradicts, _expand_prefix, _find, _Key, _pairs, _Phrase, _pieces, _Point,
     _role, _Sentence, _singular, _split_compound, _spots,
@@ -304,7 +304,8 @@ class Matcher:
 
     def _correct(self, c: _Compiled, w: str) -> str:
         """Map a misspelt word to a word the question uses (same first letter, one or two slips)."""
-        if len(w) < 3 or not w.isalpha() or w in c.vocab_set or w in self.v.stopwords or w in self.v.structure_words:
+        if (len(w) < 3 or not w.isalpha() or w in c.vocab_set or w in self.v.stopwords or w in self.v.structure_words
+                or w in NUMBER_WORDS):
             return w
         hit = c.corrections.get(w)
         if hit is not None:
