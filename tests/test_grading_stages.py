@@ -100,6 +100,15 @@ def test_stem_agrees(a: str, b: str) -> None:
     ("you do not need to tell the ICO", "tell", True),
     ("it is not true that you must report it", "report", True),
     ("not only the ICO but also the customer", "customer", False),
+    # a negated predicate is denied to the end of its clause, "and" and relative clauses included
+    ("ACW is not the work an agent does after the customer has gone", "gone", True),
+    ("agreed actions are never recorded or shared with the agent", "shared", True),
+    ("it is not written down and agreed with the agent, who keeps a copy", "agreed", True),
+    ("it is not written down, who keeps a copy", "copy", False),
+    ("AHT is not talk time and it is hold time", "hold", False),
+    ("AHT is not quick because the customer waits", "waits", False),
+    # "not only", "not just": affirmed
+    ("it is not just about speed", "speed", False),
 ])
 def test_negation_scope(sentence: str, word: str, negated: bool) -> None:
     tok = next(t for t in tokenize(sentence) if t.surface == word)

@@ -365,6 +365,8 @@ class Vocab:
         self.bodies = {name: tuple(normalise(p, self) for p in ps) for name, ps in lex.bodies.items()}
         self.time_limit_phrases = tuple(normalise(p, self) for p in lex.time_limit_phrases)
         self.negated_clause_words = frozenset(lex.negated_clause_words)
+        self.predicate_verbs = frozenset(lex.predicate_verbs)
+        self.limiting_words = frozenset(lex.limiting_words)
         self.clause_breaks = frozenset(lex.clause_breaks)
         self.not_category = frozenset(lex.not_category)
 
@@ -428,6 +430,19 @@ def lowered(tokens: list[Token], v: Vocab | None = None) -> None:
 
 
 _NEG_PREFIX = re.compile(r"^(un|dis|non)(?=[a-z]{4,})")
+
+
+_PREDICATE_LINKS = frozenset(("and", "or", "that", "which", "who", "where", "when", "as", "than"))
+
+
+def _continues_predicate(tokens: list[Token], n: int, v: Vocab) -> bool:
+    """Inside a negated predicate, whether the break word at `n` goes on with it ("not written
+    down *and* agreed", "not the work *that* an agent does") rather than begin a new clause
+    ("not A, *and* it is B", "not A *because* ..."): a linking word not followed, within three
+    words, by a predicate verb of its own."""
+    if tokens[n].surface not in _PREDICATE_LINKS:
+        return False
+    return not any(x.surface in v.predicate_verbs for x in tokens[n + 1:n + 4])
 
 
 def tokenize(sentence: str, known: frozenset[str] = frozenset(),
@@ -500,18 +515,27 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             if not nxt.skip and (nxt.quantity or nxt.surface not in v.stopwords):
                 t.concepts = tuple(c for c in t.concepts if c[0] != v.before)
     # negation scope: a cue negates the words after it up to a break or 4 content words;
-    # "it is not true that ...", "not the case that ...": the whole clause after "that"
+    # "it is not true that ...", "not the case that ...": the whole clause after "that";
+    # after a predicate verb ("is not", "should never") the whole predicate, to its clause's end
     scope = 0
     clause = False
+    predicate = False
     for n, t in enumerate(tokens):
         if t.surface in v.negations:
             if n >= 2 and tokens[n - 1].surface in ("or", "/") and tokens[n - 2].surface in ("yes", "whether"):
                 t.skip = True  # "a yes or no answer", "yes/no", "whether or not": no negation
                 continue
-            scope = 4
             t.skip = True
+            if n + 1 < len(tokens) and tokens[n + 1].surface in v.limiting_words:
+                scope = 0  # "not only", "not just": affirmed
+                continue
+            scope = 4
             ahead = [x.surface for x in tokens[n + 1:n + 4]]
             clause = "that" in ahead and any(w in v.negated_clause_words for w in ahead[:ahead.index("that")])
+            before = next((x for x in reversed(tokens[:n]) if not x.skip), None)
+            predicate = not clause and before is not None and before.surface in v.predicate_verbs
+            if predicate:
+                scope = 40
             continue
         if clause and scope and t.surface == "that":
             scope = 12
@@ -522,8 +546,9 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             scope = 0
             continue
         if t.surface in v.scope_breaks:
-            scope = 0
-            continue
+            if not (predicate and scope and _continues_predicate(tokens, n, v)):
+                scope = 0
+                continue
         if scope and not t.skip:
             t.neg = not t.neg
             if t.surface not in v.stopwords:
