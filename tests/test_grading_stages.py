@@ -364,3 +364,33 @@ def test_a_long_answer_is_read_in_bounded_windows_keeping_the_point_like_ones() 
     assert all(len(w) <= model_mod._WINDOW_CHARS for w in windows)
     assert any("ICO within 72 hours" in w for w in windows)
     assert model_mod._windows(["One sentence.", "Two sentences."]) == ["One sentence. Two sentences."]
+
+
+def test_the_margin_is_a_points_logit_over_the_best_other_point() -> None:
+    feats = {0: [2.0, 0.5, 1.0], 1: [-1.0, 0.2, 1.0], 3: [0.5, 0.1, 1.0]}
+    model_mod.add_margins(feats)
+    assert [feats[n][3] for n in (0, 1, 3)] == [1.5, -3.0, -1.5]
+    alone = {2: [1.0, 0.3, 1.0]}
+    model_mod.add_margins(alone)
+    assert alone[2][3] == 1.0 - model_mod.NO_OTHER_LOGIT
+
+
+def test_a_manifest_fitted_for_other_features_is_refused_and_grading_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("onnxruntime")
+    manifest = json.loads((model_mod.DATA_DIR / "manifest.json").read_text())
+    for key in ("head", "doubt_head"):
+        for field in ("weights", "mean", "scale"):
+            manifest[key][field] = manifest[key][field][:3]  # last round's three features
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    for name in ("cross.int8.onnx", "tokenizer.json"):
+        (tmp_path / name).symlink_to(model_mod.DATA_DIR / name)
+    with pytest.raises(ValueError, match="run tools/train_grader.py"):
+        model_mod.load(tmp_path)
+    monkeypatch.delenv("GRADER_MODEL", raising=False)
+    monkeypatch.setattr(model_mod, "_DEFAULT", [])
+    monkeypatch.setattr(model_mod.load, "__defaults__", (tmp_path,))
+    with caplog.at_level(logging.WARNING):
+        assert model_mod.load_default() is None
+    assert "run tools/train_grader.py" in caplog.text
+    assert Grader(GLOSSARY, model=model_mod.load_default()).grade(BREACH, "Tell the ICO within 72 hours.").hits

@@ -46,11 +46,15 @@ if TYPE_CHECKING:
     from bot.tutor.grading.spans import _Sentence
 
 __all__ = ["CrossEncoder", "Head", "SemanticModel", "load_default", "FEATURES", "DATA_DIR", "judged_text",
-           "point_text", "kept_sentences", "feature_vector"]
+           "point_text", "kept_sentences", "feature_vector", "add_margins"]
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "weights"
-FEATURES = ("cross", "coverage", "log_words")
+# the cross-encoder's logit; the share of the point's wording in the best kept sentence; how
+# much the answer says; and the logit's margin over the best of the answer's other points (an
+# answer about another point of the question reads as that point's, not this one's)
+FEATURES = ("cross", "coverage", "log_words", "margin")
+NO_OTHER_LOGIT = -4.0  # the margin's reference when the model read no other point of the answer
 _MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
 _BATCH = 2
 _WINDOW_CHARS = 900    # ~200 tokens: most answers are one window, read whole as in training
@@ -93,6 +97,14 @@ def feature_vector(reading: Reading, n: int, kept: list[_Sentence], logit: float
     best = max(range(len(kept)), key=lambda i: cover[i])
     words = sum(guards.content_words(reading, s) for s in kept)
     return kept[best], [logit, max(cover), math.log1p(words)]
+
+
+def add_margins(features: dict[int, list[float]]) -> None:
+    """Append FEATURES' margin to each point's vector (in place): its logit minus the best logit
+    among the other points the model read for the same answer (NO_OTHER_LOGIT if none)."""
+    logit = {n: x[0] for n, x in features.items()}
+    for n, x in features.items():
+        x.append(x[0] - max((z for m, z in logit.items() if m != n), default=NO_OTHER_LOGIT))
 
 
 def _windows(texts: list[str], weight: list[float] | None = None) -> list[str]:
@@ -227,6 +239,7 @@ class SemanticModel:
             z = max(next(logits) for _ in windows)
             best, x = feature_vector(reading, n, kept, z)
             out[n] = (best, x, "")
+        add_margins({n: x for n, (_, x, _) in out.items() if x is not None})
         return out
 
     # ----------------------------------------------------------------- decisions
@@ -273,10 +286,15 @@ def load(directory: Path = DATA_DIR) -> SemanticModel:
     path = directory / manifest.get("model", "cross.int8.onnx")
     if not path.exists():
         raise FileNotFoundError(f"no model file {path.name}")
+    head = Head.from_dict(manifest["head"])
+    doubt = Head.from_dict(manifest["doubt_head"]) if "doubt_head" in manifest else None
+    for h in (head, doubt):
+        if h is not None and len(h.weights) != len(FEATURES):
+            raise ValueError(f"the manifest's heads take {len(h.weights)} features, this grader makes "
+                             f"{len(FEATURES)} ({', '.join(FEATURES)}): run tools/train_grader.py")
     cross = CrossEncoder(path, directory / "tokenizer.json",
                          threads=int(os.environ.get("GRADER_THREADS", "2")))
-    doubt = Head.from_dict(manifest["doubt_head"]) if "doubt_head" in manifest else None
-    return SemanticModel(cross, Head.from_dict(manifest["head"]), manifest.get("rule_confidence"), doubt)
+    return SemanticModel(cross, head, manifest.get("rule_confidence"), doubt)
 
 
 _DEFAULT: list[SemanticModel | None] = []
