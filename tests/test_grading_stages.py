@@ -367,12 +367,12 @@ def test_a_long_answer_is_read_in_bounded_windows_keeping_the_point_like_ones() 
 
 
 def test_the_margin_is_a_points_logit_over_the_best_other_point() -> None:
-    feats = {0: [2.0, 0.5, 1.0], 1: [-1.0, 0.2, 1.0], 3: [0.5, 0.1, 1.0]}
+    feats = {0: [2.0, 0.5], 1: [-1.0, 0.2], 3: [0.5, 0.1]}
     model_mod.add_margins(feats)
-    assert [feats[n][3] for n in (0, 1, 3)] == [1.5, -3.0, -1.5]
-    alone = {2: [1.0, 0.3, 1.0]}
+    assert [feats[n][-1] for n in (0, 1, 3)] == [1.5, -3.0, -1.5]
+    alone = {2: [1.0, 0.3]}
     model_mod.add_margins(alone)
-    assert alone[2][3] == 1.0 - model_mod.NO_OTHER_LOGIT
+    assert alone[2][-1] == 1.0 - model_mod.NO_OTHER_LOGIT
 
 
 def test_a_manifest_fitted_for_other_features_is_refused_and_grading_goes_on(

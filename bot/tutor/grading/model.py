@@ -51,9 +51,11 @@ __all__ = ["CrossEncoder", "Head", "SemanticModel", "load_default", "FEATURES", 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "weights"
 # the cross-encoder's logit; the share of the point's wording in the best kept sentence; how
-# much the answer says; and the logit's margin over the best of the answer's other points (an
-# answer about another point of the question reads as that point's, not this one's)
-FEATURES = ("cross", "coverage", "log_words", "margin")
+# much the answer says; the share of its sentences no guard objected to for this point (an
+# answer that negates or swaps elsewhere is less likely right here); how many sentences it has;
+# and the logit's margin over the best of the answer's other points (an answer about another
+# point of the question reads as that point's, not this one's)
+FEATURES = ("cross", "coverage", "log_words", "kept_share", "log_sentences", "margin")
 NO_OTHER_LOGIT = -4.0  # the margin's reference when the model read no other point of the answer
 _MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
 _BATCH = 2
@@ -96,7 +98,8 @@ def feature_vector(reading: Reading, n: int, kept: list[_Sentence], logit: float
     cover = [guards.coverage(reading, n, s) for s in kept]
     best = max(range(len(kept)), key=lambda i: cover[i])
     words = sum(guards.content_words(reading, s) for s in kept)
-    return kept[best], [logit, max(cover), math.log1p(words)]
+    said = max(1, len(reading.sentences))
+    return kept[best], [logit, max(cover), math.log1p(words), len(kept) / said, math.log1p(said)]
 
 
 def add_margins(features: dict[int, list[float]]) -> None:
