@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The (marking point, answer) pairs the cross-encoder learns from, as the grader would show them.
 
-    .venv/bin/python tools/grader_pairs.py [--corpus grading-data] [--out /tmp/pairs.jsonl]
+    .venv/bin/python tools/grader_pairs.py [--corpus grading-data] [--out /tmp/pairs.jsonl] [--synthetic]
 
 For every labelled answer and every marking point of its question: the lexical stage's decision,
 and the text the learned stage would judge, which is the answer's sentences that no guard objects
@@ -10,6 +10,12 @@ bodies, echoes of the prompt and fragments are taken out *before* the model read
 the model is trained on exactly what it is shown when grading. The question's own model answer is
 added once per point as a positive. Each row carries its fold (grouped by question, the same folds
 as `benchmarks/grading_quality.py`).
+
+`--synthetic` adds training-only hard negatives built from each point's own words (`hard_negatives`:
+the definition under a sibling's term, the point said of another term of its topic, its main
+clause negated, its words as a list), through the same guards. Measured on fold 0 (freeze the
+embeddings, 2 epochs): held-out AUC 0.877 -> 0.859 on open pairs and 0.868 -> 0.849 on lexical
+marks, so the shipped model is trained without them.
 
 Runs in the project's venv (no torch); `tools/train_cross_encoder.py` reads the file.
 """
@@ -84,7 +90,7 @@ def hard_negatives(q: Question, subjects_by_topic: dict[str, list[str]], rng: ra
     return out
 
 
-def pairs(corpus: tg.Corpus, seed: int = tg.SEED, synthetic: bool = True) -> list[dict[str, Any]]:
+def pairs(corpus: tg.Corpus, seed: int = tg.SEED, synthetic: bool = False) -> list[dict[str, Any]]:
     grader = Grader(corpus.glossary, model=False)
     fold_of = tg.folds_by_question(corpus.answers, seed=seed)
     out: list[dict[str, Any]] = []
@@ -130,10 +136,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "grading-data")
     ap.add_argument("--out", type=Path, default=Path("/tmp/pairs.jsonl"))
-    ap.add_argument("--no-synthetic", action="store_true", help="leave out the hard negatives built from the points")
+    ap.add_argument("--synthetic", action="store_true",
+                    help="add the hard negatives built from the points' own words (measured: they lower the "
+                         "held-out AUC, so the shipped model is trained without them)")
     args = ap.parse_args()
     corpus = tg.load_corpus(args.corpus)
-    rows = pairs(corpus, synthetic=not args.no_synthetic)
+    rows = pairs(corpus, synthetic=args.synthetic)
     with args.out.open("w", encoding="utf-8") as f:
         f.write(json.dumps({"corpus_sha256": corpus.digest, "rows": len(rows)}) + "\n")
         for r in rows:
