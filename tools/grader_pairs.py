@@ -60,9 +60,10 @@ def hard_negatives(q: Question, subjects_by_topic: dict[str, list[str]], rng: ra
 
     The right definition under a sibling point's term ("Occupancy is how closely agents keep to
     their schedule"), the point said of another term of its topic, the point negated in its main
-    clause and its words as a bare list. (Its numbers changed are not here: a number the point
-    insists on is the numbers guard's, and one that passes it is an example, still right changed.) They go through the same guards as a learner's answer;
-    the ones the guards catch never reach the model, the rest are the hard negatives it needs."""
+    clause and its words as a bare list. They go through the same guards as a learner's answer:
+    the ones the guards catch never reach the model, the rest are the hard negatives. (Not its
+    numbers changed: a number the point insists on is the numbers guard's, and one that passes
+    it is an example, still right when changed.)"""
     out: list[tuple[str, str, str]] = []
     pts = list(q.marking_points)
     subj = {p.id: _term(p.text) for p in pts}
