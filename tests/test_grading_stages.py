@@ -366,22 +366,13 @@ def test_a_long_answer_is_read_in_bounded_windows_keeping_the_point_like_ones() 
     assert model_mod._windows(["One sentence.", "Two sentences."]) == ["One sentence. Two sentences."]
 
 
-def test_the_margin_is_a_points_logit_over_the_best_other_point() -> None:
-    feats = {0: [2.0, 0.5], 1: [-1.0, 0.2], 3: [0.5, 0.1]}
-    model_mod.add_margins(feats)
-    assert [feats[n][-1] for n in (0, 1, 3)] == [1.5, -3.0, -1.5]
-    alone = {2: [1.0, 0.3]}
-    model_mod.add_margins(alone)
-    assert alone[2][-1] == 1.0 - model_mod.NO_OTHER_LOGIT
-
-
 def test_a_manifest_fitted_for_other_features_is_refused_and_grading_goes_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("onnxruntime")
     manifest = json.loads((model_mod.DATA_DIR / "manifest.json").read_text())
     for key in ("head", "doubt_head"):
         for field in ("weights", "mean", "scale"):
-            manifest[key][field] = manifest[key][field][:3]  # last round's three features
+            manifest[key][field] = manifest[key][field][:3]  # the last stop's three features
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     for name in ("cross.int8.onnx", "tokenizer.json"):
         (tmp_path / name).symlink_to(model_mod.DATA_DIR / name)

@@ -7,8 +7,8 @@ Needs numpy only (no torch): the cross-encoder's logits come from
 grading-data/cross_encoder_oof.json, each from a model trained by tools/train_cross_encoder.py
 without that question's fold. For every (answer, marking point) pair the model may judge (the
 lexical stage left it open, or earned it), its features are (`bot.tutor.grading.model.FEATURES`)
-the logit, the share of the point's wording there, the answer's length and the logit's margin over
-the answer's best other point. Two logistic heads:
+the logit, the share of the point's wording there, the answer's length and the share of its
+sentences no guard objected to. Two logistic heads:
 
 - the award head, on the open pairs: calibrated by temperature scaling on inner out-of-fold
   logits (grouped by question); its award threshold is the lowest at which, on those figures,
@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 
 from bot.tutor.bank import Glossary, Question, load_bank, load_glossary  # noqa: E402
 from bot.tutor.grading import Grader  # noqa: E402
-from bot.tutor.grading.model import DATA_DIR, FEATURES, Head, add_margins, feature_vector, kept_sentences  # noqa: E402
+from bot.tutor.grading.model import DATA_DIR, FEATURES, Head, feature_vector, kept_sentences  # noqa: E402
 
 FOLDS = 5
 SEED = 12
@@ -145,7 +145,6 @@ def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) ->
         compiled = grader.matcher.compiled(q)
         reading = grader.matcher.read(compiled, text)
         gold = set(a["gold"])
-        first = len(rows)
         for n, cp in enumerate(compiled.points):
             r = grader._lexical(reading, n)
             x: list[float] | None = None
@@ -160,7 +159,6 @@ def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) ->
                 else:
                     x = feature_vector(reading, n, kept, z)[1]
             rows.append(Row(i, q.id, cp.point.id, cp.point.id in gold, bool(r and r.earned), rule, x))
-        add_margins({j: row.x for j, row in enumerate(rows[first:]) if row.x is not None})
         if progress and i % 500 == 0:
             print(f"  {i}/{len(corpus.answers)} answers read", file=sys.stderr)
     if missing:

@@ -46,17 +46,14 @@ if TYPE_CHECKING:
     from bot.tutor.grading.spans import _Sentence
 
 __all__ = ["CrossEncoder", "Head", "SemanticModel", "load_default", "FEATURES", "DATA_DIR", "judged_text",
-           "point_text", "kept_sentences", "feature_vector", "add_margins"]
+           "point_text", "kept_sentences", "feature_vector"]
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "weights"
 # the cross-encoder's logit; the share of the point's wording in the best kept sentence; how
-# much the answer says; the share of its sentences no guard objected to for this point (an
-# answer that negates or swaps elsewhere is less likely right here); how many sentences it has;
-# and the logit's margin over the best of the answer's other points (an answer about another
-# point of the question reads as that point's, not this one's)
-FEATURES = ("cross", "coverage", "log_words", "kept_share", "log_sentences", "margin")
-NO_OTHER_LOGIT = -4.0  # the margin's reference when the model read no other point of the answer
+# much the answer says; and the share of its sentences no guard objected to for this point (an
+# answer that negates or swaps the point elsewhere is less likely to state it here)
+FEATURES = ("cross", "coverage", "log_words", "kept_share")
 _MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
 _BATCH = 2
 _WINDOW_CHARS = 900    # ~200 tokens: most answers are one window, read whole as in training
@@ -98,16 +95,7 @@ def feature_vector(reading: Reading, n: int, kept: list[_Sentence], logit: float
     cover = [guards.coverage(reading, n, s) for s in kept]
     best = max(range(len(kept)), key=lambda i: cover[i])
     words = sum(guards.content_words(reading, s) for s in kept)
-    said = max(1, len(reading.sentences))
-    return kept[best], [logit, max(cover), math.log1p(words), len(kept) / said, math.log1p(said)]
-
-
-def add_margins(features: dict[int, list[float]]) -> None:
-    """Append FEATURES' margin to each point's vector (in place): its logit minus the best logit
-    among the other points the model read for the same answer (NO_OTHER_LOGIT if none)."""
-    logit = {n: x[0] for n, x in features.items()}
-    for n, x in features.items():
-        x.append(x[0] - max((z for m, z in logit.items() if m != n), default=NO_OTHER_LOGIT))
+    return kept[best], [logit, max(cover), math.log1p(words), len(kept) / max(1, len(reading.sentences))]
 
 
 def _windows(texts: list[str], weight: list[float] | None = None) -> list[str]:
@@ -242,7 +230,6 @@ class SemanticModel:
             z = max(next(logits) for _ in windows)
             best, x = feature_vector(reading, n, kept, z)
             out[n] = (best, x, "")
-        add_margins({n: x for n, (_, x, _) in out.items() if x is not None})
         return out
 
     # ----------------------------------------------------------------- decisions
