@@ -373,6 +373,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"corpus: {len(corpus.answers)} answers over {len({a['question'] for a in corpus.answers})} questions "
           f"({corpus.skipped} skipped), sha256 {corpus.digest}", file=sys.stderr)
+    oof = json.loads(OOF.read_text()).get("settings", {}) if OOF.exists() else {}
+    shipped = json.loads((DATA_DIR / "cross.json").read_text())
+    differ = [k for k in ("pairs_sha256", "epochs", "closed_share", "freeze_embeddings", "seed")
+              if oof.get(k) != shipped.get(k)]
+    if differ:  # the heads would be fitted to other models' logits than the one that ships
+        raise SystemExit(f"{OOF.name} and weights/cross.json come from different training runs "
+                         f"({', '.join(differ)} differ): train both with tools/train_cross_encoder.py")
     rows = extract(corpus, out_of_fold_logits(corpus), progress=True)
     fold_of = folds_by_question(corpus.answers, seed=args.seed)
     budget = Budget(min_precision=args.min_precision)
