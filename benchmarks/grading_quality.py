@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--systems", default="round1,lexical,model,model+doubt")
     ap.add_argument("--folds", type=int, default=tg.FOLDS)
     ap.add_argument("--seed", type=int, default=tg.SEED)
-    ap.add_argument("--min-precision", type=float, default=tg.Budget.min_precision)
+    ap.add_argument("--min-precision", type=float, default=tg.Budget.min_precision,
+                    help="the precision a model award needs (default: the lexical grader's, on the training folds)")
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--errors", help="print the disagreements of this system")
     ap.add_argument("--no-dev", action="store_true")

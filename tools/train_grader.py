@@ -218,7 +218,9 @@ def _temperature(z: np.ndarray, y: np.ndarray) -> float:
 
 @dataclass
 class Budget:
-    min_precision: float = 0.9
+    # a mark the model adds must be at least as likely right as the lexical grader's own marks
+    # (their precision on the same training folds), or this share if one is given
+    min_precision: float | None = None
     # "may cover" hints are precision-first: right at least 70% of the time on the training
     # folds, and on at most 15% of the open points; otherwise no hints at all
     hint_precision: float = 0.7
@@ -239,6 +241,9 @@ def choose_thresholds(rows: list[Row], p: dict[int, float], budget: Budget, doub
         by_answer.setdefault(r.answer, []).append(i)
     empty = [a for a, idx in by_answer.items() if not any(rows[i].gold for i in idx)]
     lex_fc = sum(1 for a in empty if any(rows[i].lexical for i in by_answer[a])) / max(1, len(empty))
+    lex_marks = [r for r in rows if r.lexical]
+    need = (budget.min_precision if budget.min_precision is not None
+            else sum(r.gold for r in lex_marks) / max(1, len(lex_marks)))
     grid = [round(x, 3) for x in np.arange(0.5, 0.995, 0.005)]
     award = 1.01
     for t in grid:
@@ -248,7 +253,7 @@ def choose_thresholds(rows: list[Row], p: dict[int, float], budget: Budget, doub
         prec = sum(rows[i].gold for i in awarded) / len(awarded)
         fc = sum(1 for a in empty if any((rows[i].lexical and i not in doubted) or p.get(i, 0) >= t
                                          for i in by_answer[a])) / max(1, len(empty))
-        if prec >= budget.min_precision and fc <= lex_fc + 1e-9:
+        if prec >= need and fc <= lex_fc + 1e-9:
             award = t
             break
     hint = award
@@ -259,7 +264,8 @@ def choose_thresholds(rows: list[Row], p: dict[int, float], budget: Budget, doub
                 and len(band) <= budget.max_hint_share * open_rows):
             hint = t
             break
-    return award, hint, {"lexical_false_credit": round(lex_fc, 4), "empty_answers": len(empty)}
+    return award, hint, {"lexical_false_credit": round(lex_fc, 4), "empty_answers": len(empty),
+                         "award_precision_needed": round(need, 4)}
 
 
 def _open(r: Row) -> bool:
@@ -364,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "grading-data")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--min-precision", type=float, default=Budget.min_precision)
+    ap.add_argument("--min-precision", type=float, default=Budget.min_precision,
+                    help="the precision a model award needs (default: the lexical grader's own, on the same folds)")
     ap.add_argument("--dry-run", action="store_true", help="print the manifest, write nothing")
     args = ap.parse_args(argv)
     corpus = load_corpus(args.corpus)
@@ -398,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         "doubt_head": doubt_head.to_dict(),
         "training": {"corpus_sha256": corpus.digest, "files": corpus.files, "answers": len(corpus.answers),
                      "questions": len({a["question"] for a in corpus.answers}), "seed": args.seed,
-                     "budget": {"min_precision": args.min_precision, "false_credit": "no worse than lexical",
+                     "budget": {"min_precision": args.min_precision or "the lexical grader's",
+                                "false_credit": "no worse than lexical",
                                 "hint_precision": budget.hint_precision, "max_hint_share": budget.max_hint_share,
                                 "doubt_precision": budget.doubt_precision}},
         "calibration": info,
