@@ -12,7 +12,8 @@ sentences no guard objected to. Two logistic heads:
 
 - the award head, on the open pairs: calibrated by temperature scaling on inner out-of-fold
   logits (grouped by question); its award threshold is the lowest at which, on those figures,
-  (1) the precision of model awards is at least --min-precision and (2) the share of answers
+  (1) model awards are right at least as often as the lexical grader's own marks (or
+  --min-precision) and (2) the share of answers
   that deserve nothing and get credit is no worse than the lexical grader's alone (the lexical
   marks the doubt head takes back no longer count); its hint threshold ("may cover") the lowest
   at which a hint is right --hint-precision of the time;
