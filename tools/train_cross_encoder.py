@@ -5,7 +5,7 @@ Training-time only (torch + transformers + onnx + onnxruntime; never runtime dep
 
     .venv/bin/python tools/grader_pairs.py --out /tmp/pairs.jsonl
     /work/train-venv/bin/python tools/train_cross_encoder.py --pairs /tmp/pairs.jsonl \\
-        [--folds 5] [--epochs 2] [--seed 12] [--freeze-embeddings] [--only-final | --only-oof]
+        [--folds 5] [--epochs 2] [--seed 12] [--no-freeze-embeddings] [--only-final | --only-oof]
     # after a change to the guards or the lexicon, without retraining (fold models in --keep):
     /work/train-venv/bin/python tools/train_cross_encoder.py --pairs /tmp/pairs.jsonl --rescore
 
@@ -188,7 +188,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--closed-share", type=float, default=0.35,
                     help="share of the pairs the lexical stage already decided kept for training (all open ones are)")
-    ap.add_argument("--freeze-embeddings", action="store_true")
+    ap.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=True,
+                    help="keep the pretrained word embeddings (the shipped model; --no-freeze-embeddings trains them)")
     ap.add_argument("--oof", type=Path, default=OOF)
     ap.add_argument("--out", type=Path, default=WEIGHTS, help="where the final model and cross.json go")
     ap.add_argument("--keep", type=Path, default=Path("/tmp/cross-folds"), help="where the fold models are kept")
