@@ -13,10 +13,10 @@ sentences no guard objected to. Two logistic heads:
 - the award head, on the open pairs: calibrated by temperature scaling on inner out-of-fold
   logits (grouped by question); its award threshold is the lowest at which, on those figures,
   (1) model awards are right at least as often as the lexical grader's own marks (or
-  --min-precision) and (2) the share of answers
-  that deserve nothing and get credit is no worse than the lexical grader's alone (the lexical
-  marks the doubt head takes back no longer count); its hint threshold ("may cover") the lowest
-  at which a hint is right --hint-precision of the time;
+  --min-precision) and (2) the share of answers that deserve nothing and get credit is no worse
+  than the lexical grader's alone (the lexical marks the doubt head takes back no longer count);
+  its hint threshold ("may cover") the lowest at which a hint is right --hint-precision of the
+  time;
 - the doubt head, on the pairs the lexical stage earned: a lexical mark with p below its
   threshold becomes a "may cover"; the threshold is the highest at which at least half of the
   marks so doubted were wrong (inner held-out).

@@ -5,8 +5,9 @@ A cross-encoder (all-MiniLM-L6-v2 fine-tuned on the labelled corpus's (point, an
 (those the lexical stage left open, and those it earned) together with the answer's sentences that
 no guard objects to for that point: the guards
 run *first*, so a keyword list, a negated point, a swapped definition, a wrong number or body, an
-echo of the prompt or a fragment is never shown to the model. Its logit, with two lexical
-figures (how much of the point's wording is there, how much the answer says), goes through a
+echo of the prompt or a fragment is never shown to the model. Its logit, with three lexical
+figures (how much of the point's wording is there, how much the answer says, the share of its
+sentences no guard objected to: `FEATURES`), goes through a
 logistic head calibrated by temperature scaling; the head and both thresholds are fitted on
 out-of-fold logits (each from a model that never saw that question) by `tools/train_grader.py`,
 whose manifest (`weights/manifest.json`) records the training data hash, seed, figures and the
