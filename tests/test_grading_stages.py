@@ -136,6 +136,57 @@ def test_guards_on_lexical_marks(question: Question, answer: str, point: str, ea
         assert (r.stage, r.rule) == ("guard", rule), r.explain()
 
 
+CSAT_NPS = _q("t-csat-nps", "Your centre measures both CSAT and NPS. Explain the difference.", [
+    ("csat", "CSAT measures how satisfied customers are with a particular interaction.",
+     ["satisfaction with the call", "satisfied with the interaction"]),
+    ("nps", "NPS measures how likely customers are to recommend the organisation.",
+     ["likelihood to recommend", "would recommend us"]),
+])
+CONTROLLER = _q("t-controller", "Explain the terms data controller and data processor.", [
+    ("controller", "The controller decides why and how personal data is processed.", ["decides the purpose and means"]),
+    ("processor", "The processor handles the data on the controller's behalf and only on its instructions.",
+     ["acts on instructions"]),
+])
+WARM_COLD = _q("t-warm-cold", "What is the difference between a warm transfer and a cold transfer?", [
+    ("warm", "In a warm transfer the agent speaks to the colleague first and briefs them.",
+     ["brief the colleague first", "speak to the colleague before"]),
+    ("cold", "In a cold (blind) transfer the call is put straight through without briefing anyone.",
+     ["put straight through", "just put through"]),
+])
+PRINCIPLES = _q("t-principles", "An agent keeps every caller's details forever. Name two data protection principles it breaks.", [
+    ("minimisation", "Data minimisation: it collects more personal data than is needed.", ["more data than needed"]),
+    ("storage", "Storage limitation: the data is kept for longer than it is needed.", ["kept too long", "kept for longer than needed"]),
+])
+
+
+@pytest.mark.parametrize("question, answer, point, earned", [
+    # a glossary term ("customer satisfaction") is a term, not a person
+    (CSAT_NPS, "NPS is how satisfied they were with that particular call.", "csat", False),
+    (CSAT_NPS, "CSAT is how satisfied they were with that particular call.", "csat", True),
+    # a point with no defining verb is bound by its id to the term its text opens with
+    (CONTROLLER, "The processor decides why and how the data is processed.", "controller", False),
+    (CONTROLLER, "The controller decides why and how the data is processed.", "controller", True),
+    # a possessive governs nothing: "on the controller's behalf" is still said of the processor
+    (CONTROLLER, "The processor handles the data on the controller's behalf, only on its instructions.", "processor", True),
+    # a bracketed alternative is not part of the term: "cold (blind) transfer" is "cold transfer"
+    (WARM_COLD, "A cold transfer is when you speak to the colleague first and brief them.", "warm", False),
+    (WARM_COLD, "A warm transfer is when you speak to the colleague first and brief them.", "warm", True),
+    # two sentences read as a pair do not make one term across their boundary
+    (ADHERENCE, "Occupancy is how closely an agent keeps to their schedule. Adherence is the share of time "
+                "spent on calls.", "adherence", False),
+    # a term named only to be given another term's definition earns nothing
+    (PRINCIPLES, "Data minimisation, it's kept for longer than needed, and storage limitation, it collects "
+                 "more data than needed.", "minimisation", False),
+    (PRINCIPLES, "Data minimisation, it collects more data than needed, and storage limitation, it's kept "
+                 "for longer than needed.", "minimisation", True),
+])
+def test_definitions_bind_to_their_terms(question: Question, answer: str, point: str, earned: bool) -> None:
+    r = next(r for r in Grader(GLOSSARY, model=False).grade(question, answer).points if r.point.id == point)
+    assert r.earned is earned, r.explain()
+    if not earned and r.stage == "guard":
+        assert r.rule == "swapped-definition", r.explain()
+
+
 AIMS = _q("t-aims", "Name the two kinds of statement in a plan and explain the difference between them.", [
     ("aim", "An aim is a broad, long-term statement of intent.", ["aim is broad", "aim is long term"]),
     ("objective", "An objective is a specific, measurable, time-bound step.", ["objective is specific", "objective is measurable"]),

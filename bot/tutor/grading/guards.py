@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.tutor.grading.evidence import _LABEL
-from bot.tutor.grading.spans import _contradicts
+from bot.tutor.grading.spans import _contradicts, _Key
 
 if TYPE_CHECKING:
     from bot.tutor.grading.english import Token
@@ -53,9 +53,12 @@ gets get starts start invites invite involves involve happens happen
 """.split())
 # verbs after which a subject is a term even where the prompt does not name it ("An aim is ...")
 _STRONG_VERBS = frozenset("is are means mean measures measure refers describes defines".split())
+_MODALS = frozenset("must should can could will would may might shall".split())
 _FRAMES = frozenset("in with for during on under".split())
 _ARTICLES = frozenset("a an the".split())
 _NOT_TERMS = frozenset("it this that they there you we he she which what who one".split())
+_PIECES = re.compile(r"[;.,:]\s| and | while | whereas | but ")
+_POSSESSIVE = re.compile(r"([A-Za-z][\w-]*)(?:'s|’s|s'|s’)(?=\W|$)")
 _WORD_RE = re.compile(r"[A-Za-z][\w'&/-]*|\d+|=")
 
 
@@ -71,6 +74,8 @@ def _subject(text: str) -> tuple[str, bool]:
     while words and words[0].lower() in _ARTICLES:
         words = words[1:]
     for i, w in enumerate(words[:5]):
+        if w.lower() in _MODALS:
+            return "", False  # "The provider must tell ...": a duty of an actor, not a definition
         if w.lower() in _DEFINING_VERBS or w == "=":
             subject = words[:i]
             if i + 1 < len(words) and words[i + 1].isdigit():
@@ -81,11 +86,36 @@ def _subject(text: str) -> tuple[str, bool]:
     return "", False
 
 
+def _id_subject(point_id: str, text: str) -> str:
+    """The point's id as the term its text opens with ("controller": "The controller decides
+    ..."), or "": a one-word id that begins the text's first or second word after any article
+    ("Schedule adherence ..." for "adherence")."""
+    parts = [w for w in point_id.lower().split("-") if w]
+    words = [w.lower() for w in _WORD_RE.findall(text[:80])]
+    while words and words[0] in _ARTICLES:
+        words = words[1:]
+    if len(parts) != 1:  # "lagging-example", "goal-differs": ids that describe, not name
+        return ""
+    part = parts[0]
+    for w in words[:2]:
+        if len(part) >= 3 and w.startswith(part[:max(3, len(part) - 2)]):
+            return w
+    return ""
+
+
+# A term: (gloss ids, stems, the stems' polarities, its head stem or "") — "schedule adherence"
+# is (), ("schedul", "adher"), ("+", "+"), "adher": named by "schedule adherence" or by its head
+# alone, "adherence", where no other term of the question shares it; "unplanned" is
+# (), ("plan",), ("-",), "".
+_Term = tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...], str]
+
+
 @dataclass(frozen=True)
 class _QuestionFacts:
-    terms: tuple[tuple[tuple[int, ...], tuple[str, ...]] | None, ...]  # per point: (gloss ids, stems)
+    terms: tuple[_Term | None, ...]       # per point: the term it defines, if any
     family: bool                         # at least two points define different terms
     bodies: tuple[frozenset[str], ...]    # per point: bodies it names
+    name_words: frozenset[str] = frozenset()  # stems of every term's name, alternates included
 
 
 def _facts(reading: Reading) -> _QuestionFacts:
@@ -98,40 +128,88 @@ def _facts(reading: Reading) -> _QuestionFacts:
         return got
     v = m.v
     raw: list[list[Token] | None] = []
+    name_words: set[str] = set()
     for cp in c.points:
         text = cp.point.text
         lab = _LABEL.match(text)
+        if lab and (len(_WORD_RE.findall(lab.group(1))) > 5
+                    or any(w.lower() in _DEFINING_VERBS for w in _WORD_RE.findall(lab.group(1))[1:])):
+            lab = None  # "The Reality stage explores the current situation: ..." is a sentence, not a label
+        text = re.sub(r"\([^)]*\)", " ", text)  # "In a cold (blind) transfer": the term is "cold transfer"
         name, strong = "", False
         if lab:
+            # "Data minimisation: it collects more ..." defines its label outright
             name = re.sub(r"^\s*[A-Za-z]\s+(?:is|=|stands for)\s+", "", lab.group(1))
+            name_words.update(t.stem for t in m._tokens(c, name) if t.surface.isalnum())
+            name, strong = re.sub(r"\([^)]*\)", " ", name).strip(), True  # "Achievable (or Agreed)"
         else:
             name, strong = _subject(text)
+            if not name:
+                # "The controller decides why ...": no defining verb, but the point's id names the
+                # word its text opens with
+                name = _id_subject(cp.point.id, text)
         toks = [t for t in m._tokens(c, name) if t.gloss >= 0 or t.quantity
                 or (t.surface.isalnum() and t.surface not in v.stopwords)] if name else []
-        # a term the question asks about (the prompt names it), not a person ("the customer");
+        # a term the question asks about (the prompt names it), not a person ("the customer": a
+        # glossary term's own words, "customer satisfaction", are not one);
         # or a short term the point defines outright ("An aim is ...", "Open questions are ...")
-        people = any(t.surface in v.people or _singular_word(t.surface) in v.people for t in toks)
+        people = any(t.gloss < 0 and (t.surface in v.people or _singular_word(t.surface) in v.people)
+                     for t in toks)
         asked = any((t.gloss >= 0 and t.gloss in c.prompt_glosses) or (t.gloss < 0 and t.stem in c.prompt_stems
                     and t.surface not in v.people and t.stem not in v.common) for t in toks)
         defined = strong and 0 < len(toks) <= 2 and not people and not any(t.stem in v.common for t in toks)
-        raw.append(toks if toks and (asked or defined) and not people else None)
+        # "Correct examples, e.g. ...": a word of any question names no term
+        generic = all(t.gloss < 0 and (t.stem in v.common or t.surface in v.generic) for t in toks)
+        raw.append(toks if toks and (asked or defined) and not people and not generic else None)
     # words shared by every term ("indicators" in leading/lagging indicators) tell them apart not
     named = [r for r in raw if r]
     shared = set.intersection(*({t.stem for t in r} for r in named)) if len(named) >= 2 else set()
-    terms: list[tuple[tuple[int, ...], tuple[str, ...]] | None] = []
+    pieces: list[tuple[tuple[int, ...], tuple[Token, ...]] | None] = []
     for r in raw:
-        if not r:
+        glosses = tuple(sorted({t.gloss for t in r if t.gloss >= 0})) if r else ()
+        words = tuple(t for t in r if t.gloss < 0 and t.stem not in shared) if r else ()
+        pieces.append((glosses, words) if glosses or words else None)
+    heads = [p[1][-1].stem for p in pieces if p is not None and len(p[1]) >= 2]
+    others = [t.stem for p in pieces if p is not None for t in (p[1][:-1] if len(p[1]) >= 2 else p[1])]
+    terms: list[_Term | None] = []
+    for piece in pieces:
+        if piece is None:
             terms.append(None)
             continue
-        glosses = tuple(sorted({t.gloss for t in r if t.gloss >= 0}))
-        stems = tuple(t.stem for t in r if t.gloss < 0 and t.stem not in shared)
-        terms.append((glosses, stems) if glosses or stems else None)
+        glosses, words = piece
+        stems = tuple(t.stem for t in words)
+        # a word names the term only with its own polarity: "unplanned" is not "planned"
+        prefixes = tuple("-" if t.neg else "+" for t in words)
+        head = stems[-1] if len(stems) >= 2 and heads.count(stems[-1]) == 1 and stems[-1] not in others \
+            and stems[-1] not in v.common else ""
+        terms.append((glosses, stems, prefixes, head))
+    # a point with a clause about another point's term ("Hard standards are monitored from
+    # system data; soft standards through call monitoring") defines neither; a point that
+    # defines no term but names exactly one ("A valid lagging example, e.g. quarterly NPS") is
+    # about it
+    defining = list(terms)
+    for n, cp in enumerate(c.points):
+        own = defining[n]
+        clauses = [[t for t in m._tokens(c, piece) if t.gloss >= 0 or t.surface.isalnum()]
+                   for piece in _PIECES.split(cp.point.text)]
+        if own is not None:
+            # another term opens one of its clauses: that clause is about that term ("unlike an
+            # objective, it is ..." is not)
+            if any(t is not None and t != own and _term_positions(t, _opening(words), frozenset())
+                   for words in clauses for t in defining):
+                terms[n] = None
+        else:
+            about = {t for words in clauses for t in defining
+                     if t is not None and _term_positions(t, words, frozenset())}
+            if len(about) == 1:
+                terms[n] = next(iter(about))
     distinct = {t for t in terms if t is not None}
     bodies = []
     for cp in c.points:
         said = " " + " ".join(v_norm for v_norm in [_norm(m, cp.point.text)] + [_norm(m, a) for a in cp.point.accept]) + " "
         bodies.append(frozenset(name for name, phrases in v.bodies.items() if any(f" {p} " in said for p in phrases)))
-    got = _QuestionFacts(tuple(terms), len(distinct) >= 2, tuple(bodies))
+    name_words.update(st for t in terms if t is not None for st in t[1])
+    got = _QuestionFacts(tuple(terms), len(distinct) >= 2, tuple(bodies), frozenset(name_words))
     cache[key] = got
     return got
 
@@ -150,34 +228,64 @@ def _norm(m: object, text: str) -> str:
 # --------------------------------------------------------------------------- the guards
 
 
-def _term_positions(term: tuple[tuple[int, ...], tuple[str, ...]], toks: list[Token]) -> list[int]:
-    glosses, stems = term
+def _names(t: Token, stem: str, polarity: str) -> bool:
+    return t.stem == stem and t.neg == (polarity == "-")
+
+
+def _term_positions(term: _Term, toks: list[Token], starts: frozenset[int]) -> list[int]:
+    """Where the sentence names the term: a gloss of it, its words in order (not across the
+    two sentences of a pair: "... their schedule. Adherence is ..."), or its head alone."""
+    glosses, stems, prefixes, head = term
     out = [i for i, t in enumerate(toks) if t.gloss >= 0 and t.gloss in glosses]
+    k = len(stems)
     if stems:
-        first = stems[0]
-        for i, t in enumerate(toks):
-            if t.stem == first and tuple(x.stem for x in toks[i:i + len(stems)]) == stems:
+        for i in range(len(toks) - k + 1):
+            if all(_names(toks[i + j], stems[j], prefixes[j]) for j in range(k)) \
+                    and not any(i < b < i + k for b in starts):
                 out.append(i)
+    if head:
+        out += [i for i, t in enumerate(toks) if _names(t, head, prefixes[-1])]
     return sorted(set(out))
 
 
-def _words_and_asides(reading: Reading, text: str) -> tuple[list[Token], set[int]]:
-    """The sentence's words (terms, numbers, words), and which are inside brackets: "Part 1
-    (ISO 18295-1) sets ..." names no new subject. Read once per sentence, shared by the points."""
-    got = reading.memo.get(("words", text))
+def _words_and_asides(reading: Reading, s: _Sentence) -> tuple[list[Token], set[int], frozenset[int], frozenset[int]]:
+    """The sentence's words (terms, numbers, words), which are inside brackets ("Part 1 (ISO
+    18295-1) sets ..." names no new subject), where each sentence of a pair begins, and which
+    words follow punctuation. Read once per sentence, shared by the points."""
+    got = reading.memo.get(("words", s.text))
     if got is None:
         toks: list[Token] = []
         aside: set[int] = set()
-        depth = 0
-        for t in reading.matcher._tokens(reading.compiled, text):
-            if t.surface in ("(", ")"):
-                depth = max(0, depth + (1 if t.surface == "(" else -1))
-            elif t.gloss >= 0 or t.quantity or t.surface.isalnum():
-                if depth:
-                    aside.add(len(toks))
-                toks.append(t)
-        got = reading.memo[("words", text)] = (toks, aside)
+        starts: set[int] = set()
+        breaks: set[int] = set()
+        for part in s.parts:
+            starts.add(len(toks))
+            breaks.add(len(toks))
+            depth = 0
+            for t in reading.matcher._tokens(reading.compiled, part):
+                if t.gloss >= 0 or t.quantity or t.surface.isalnum():
+                    if depth:
+                        aside.add(len(toks))
+                    toks.append(t)
+                else:
+                    breaks.add(len(toks))
+                    if t.surface in ("(", ")"):
+                        depth = max(0, depth + (1 if t.surface == "(" else -1))
+        got = reading.memo[("words", s.text)] = (toks, aside, frozenset(starts), frozenset(breaks))
     return got  # type: ignore[return-value]
+
+
+def _opening(words: list[Token]) -> list[Token]:
+    """A clause's first two words after any article."""
+    i = 0
+    while i < len(words) and words[i].surface in _ARTICLES:
+        i += 1
+    return words[i:i + 2]
+
+
+def _possessives(s: _Sentence) -> frozenset[str]:
+    """The words the sentence uses as possessives ("controller" in "the controller's behalf")."""
+    return frozenset(w.lower() for part in s.parts for w in _POSSESSIVE.findall(part))
 
 
 def _said(reading: Reading, text: str) -> str:
@@ -188,21 +296,32 @@ def _said(reading: Reading, text: str) -> str:
     return got  # type: ignore[return-value]
 
 
-def swapped_definition(reading: Reading, n: int, s: _Sentence) -> bool:
+def swapped_definition(reading: Reading, n: int, s: _Sentence, rule: str = "") -> bool:
+    """The sentence says the point's definition of another of the question's terms ("occupancy
+    is how closely agents keep to the schedule" for adherence), or names the point's term only
+    to give it another term's definition ("Data minimisation - it's kept forever")."""
     facts = _facts(reading)
     own = facts.terms[n]
     if not facts.family or own is None:
         return False
     m, c = reading.matcher, reading.compiled
-    toks, aside = _words_and_asides(reading, s.text)
+    toks, aside, starts, breaks = _words_and_asides(reading, s)
     terms = {t for t in facts.terms if t is not None}
     where: list[tuple[int, int]] = []  # (position, which term is named there); points may share one
     order = sorted(terms)
     for j, term in enumerate(order):
-        where += [(p, j) for p in _term_positions(term, toks) if p not in aside]
+        where += [(p, j) for p in _term_positions(term, toks, starts) if p not in aside]
+    # a term that only qualifies the next word governs nothing: a possessive ("on the
+    # controller's behalf") or the second of two terms in a row ("planned shrinkage" names the
+    # planned kind of shrinkage, not shrinkage)
+    owners = _possessives(s)
+    at = dict(where)
+    where = sorted((p, j) for p, j in where
+                   if not (toks[p].surface in owners and p + 1 < len(toks) and p + 1 not in breaks
+                           and at.get(p + 1) != j)  # "the bot's answers" can be one term
+                   and not (p - 1 in at and at[p - 1] != j and p not in breaks))
     if not where:
         return False  # no term named: nothing to bind to
-    where.sort()
     mine_j = order.index(own)
     named = {j for _, j in where}
     if named == {mine_j}:
@@ -210,27 +329,56 @@ def swapped_definition(reading: Reading, n: int, s: _Sentence) -> bool:
     cp = c.points[n]
     term_pos = {p for p, _ in where}
     stop = m.v.stopwords
+
+    def said(keys: list[_Key]) -> list[int]:
+        return [i for i, t in enumerate(toks) if i not in term_pos and not t.skip and t.surface not in stop
+                and any(k.matches(t) for k in keys)]
+
+    def governor(i: int) -> int:
+        """The term a word is said of: the one it directly precedes ("low financial
+        *capability*"), else the one named before it, else the first one after it."""
+        for p, j in where:
+            if i < p <= i + 2 and not any(i < b <= p for b in breaks):
+                return j
+        before = [j for p, j in where if p < i]
+        return before[-1] if before else next(j for p, j in where if p > i)
+
     keys = [k for k in cp.keys if not k.parts] + [k for ph in cp.accepts for k in ph.keys if not k.parts]
-    claims = [i for i, t in enumerate(toks) if i not in term_pos and not t.skip and t.surface not in stop
-              and any(k.matches(t) for k in keys)]
-    if not claims:
-        return mine_j not in named  # only other terms are named: said of them
-    # the claim words that tell this point from the other named terms' points ("schedule" for
-    # adherence, not "time", which both definitions use) decide; each is governed by the term
-    # named before it (or, before any, the first one after it)
+    claims = said(keys)
     other_points = [cq for t, cq in zip(facts.terms, c.points) if t is not None and t != own
                     and order.index(t) in named]
+    if mine_j not in named:
+        # the term named in part ("T-timed" for time-bound) is still named
+        _, stems, polarity, _ = own
+        where = sorted(where + [(i, mine_j) for i, t in enumerate(toks) if i not in aside and any(
+            _names(t, st, pol) for st, pol in zip(stems, polarity))])
+        named = {j for _, j in where}
+        term_pos = {p for p, _ in where}
+        claims = said(keys)
+    if mine_j not in named:
+        # only other terms are named: what the sentence says of the point, it says of them
+        # (with none of its words, the point was earned by naming its term in a form this guard
+        # does not read: "A-agreed")
+        return any(toks[i].stem not in facts.name_words for i in claims) or not rule.endswith("term")
     others = [k for cq in other_points for k in cq.keys if not k.parts]
-    telling = [i for i in claims if not any(k.matches(toks[i]) for k in others)] or claims
-    mine = theirs = 0
-    for i in telling:
-        before = [j for p, j in where if p < i]
-        after = [j for p, j in where if p > i]
-        if (before[-1] if before else after[0]) == mine_j:
-            mine += 1
-        else:
-            theirs += 1
-    return theirs > mine
+    strictly = [i for i in claims if not any(k.matches(toks[i]) for k in others)]
+    telling = strictly or claims
+    if not claims or rule.endswith("term"):
+        # the point's term is named (a term can earn by being named): it is swapped only if it is
+        # given another named term's definition and none of its own
+        if len(named) >= 3 or any(governor(i) == mine_j for i in strictly):
+            return False  # a list of three terms or more names them: what follows is not a definition
+        for cq in other_points:
+            theirs = [i for i in said([k for k in cq.keys if not k.parts and not k.common])
+                      if not any(k.matches(toks[i]) for k in keys) and toks[i].stem not in facts.name_words]
+            given = sum(1 for i in theirs if governor(i) == mine_j)
+            if given and given > len(theirs) - given:
+                return True
+        return False
+    # the claim words that tell this point from the other named terms' points ("schedule" for
+    # adherence, not "time", which both definitions use) decide; each is governed by its term
+    mine = sum(1 for i in telling if governor(i) == mine_j)
+    return len(telling) - mine > mine
 
 
 def _quantities(cp_quantities: tuple[str, ...], s: _Sentence) -> tuple[bool, bool]:
@@ -315,7 +463,7 @@ def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> 
             return "echo"
         if _contradicts(reading.matcher.v, reading.compiled.points[n], s) or _negates_a_claim(reading, n, s):
             return "negation"
-    if not (rule.endswith("term") and s.is_list) and swapped_definition(reading, n, s):
+    if not (rule.endswith("term") and s.is_list) and swapped_definition(reading, n, s, rule):
         return "swapped-definition"
     got = numbers(reading, n, s)
     if got:

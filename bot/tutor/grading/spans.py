@@ -137,7 +137,8 @@ def _pairs(sentences: list[_Sentence]) -> list[_Sentence]:
             continue
         shift = (a.clauses[-1] + 1) if a.clauses else 0
         out.append(_Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
-                             a.roles + b.roles, a.clauses + [c + shift for c in b.clauses]))
+                             a.roles + b.roles, a.clauses + [c + shift for c in b.clauses],
+                             (a.text, b.text)))
     return out
 
 
@@ -150,11 +151,13 @@ def _singular(surface: str) -> str:
 class _Sentence:
     """One sentence of an answer, analysed once: its words, what they name, its clauses."""
 
-    __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where")
+    __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where", "parts")
 
     def __init__(self, text: str, words: list[Token], is_list: bool,
-                 roles: list[tuple[str, str] | None], clauses: list[int]) -> None:
+                 roles: list[tuple[str, str] | None], clauses: list[int],
+                 parts: tuple[str, ...] = ()) -> None:
         self.text = text
+        self.parts = parts or (text,)  # the sentences read as one (a pair's two), in order
         self.words = words
         self.is_list = is_list
         self.is_bag = False
