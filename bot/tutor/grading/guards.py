@@ -3,9 +3,12 @@
 `objection(reading, n, sentence, rule, stage)` returns the name of the first guard that objects
 to `sentence` earning point `n`, or "". Each guard is general (no question ids, no sentences):
 
-- `swapped-definition`: the point defines a term the prompt asks about ("Adherence is ...",
-  "G is Goal: ...") and other points of the question define other such terms; the point's claim words in the sentence are said of
-  one of those other terms ("occupancy is how closely agents keep to the schedule").
+- `swapped-definition`: the point defines a term ("Adherence is ...", "Data minimisation: ...",
+  "The controller decides ..." where its id names it) and other points define other terms; the
+  point's claim words in the sentence are said of another term ("occupancy is how closely agents
+  keep to the schedule"), or the point's term is given another term's definition and none of its
+  own. Each word is said of the term it directly precedes, else the one named before it;
+  possessives, the second of two terms in a row and a pair's sentence boundary are respected.
 - `wrong-number`: the point states a quantity (72 hours, one month, 80%) and the sentence states
   a different one of the same kind, not the point's ("within 30 days").
 - `no-time-limit`: the point states a time limit and the sentence states none ("report it to the
