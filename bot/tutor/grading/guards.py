@@ -286,9 +286,14 @@ def _opening(words: list[Token]) -> list[Token]:
     return words[i:i + 2]
 
 
-def _possessives(s: _Sentence) -> frozenset[str]:
-    """The words the sentence uses as possessives ("controller" in "the controller's behalf")."""
-    return frozenset(w.lower() for part in s.parts for w in _POSSESSIVE.findall(part))
+def _possessives(reading: Reading, s: _Sentence) -> frozenset[str]:
+    """The words the sentence uses as possessives ("controller" in "the controller's behalf"),
+    found once per sentence, shared by the points."""
+    got = reading.memo.get(("owners", s.text))
+    if got is None:
+        got = reading.memo[("owners", s.text)] = frozenset(
+            w.lower() for part in s.parts for w in _POSSESSIVE.findall(part))
+    return got  # type: ignore[return-value]
 
 
 def _said(reading: Reading, text: str) -> str:
@@ -317,7 +322,7 @@ def swapped_definition(reading: Reading, n: int, s: _Sentence, rule: str = "") -
     # a term that only qualifies the next word governs nothing: a possessive ("on the
     # controller's behalf") or the second of two terms in a row ("planned shrinkage" names the
     # planned kind of shrinkage, not shrinkage)
-    owners = _possessives(s)
+    owners = _possessives(reading, s)
     at = dict(where)
     where = sorted((p, j) for p, j in where
                    if not (toks[p].surface in owners and p + 1 < len(toks) and p + 1 not in breaks
