@@ -60,8 +60,14 @@ class Grader:
             self.rule_confidence.update(self.model.rule_confidence)
 
     def warm(self, questions: Iterable[Question]) -> int:
-        """Compile free-text questions ahead of time (at start-up), so no learner waits for it."""
-        return self.matcher.warm(questions)
+        """Compile free-text questions, and what the guards know of each, ahead of time (at
+        start-up), so no learner waits for it."""
+        questions = list(questions)
+        n = self.matcher.warm(questions)
+        for q in questions:
+            if not q.is_choice:
+                guards.warm(self.matcher.read(self.matcher.compiled(q), ""))
+        return n
 
     def grade(self, question: Question, answer: str) -> Marking:
         truncated = len(answer) > MAX_ANSWER_CHARS

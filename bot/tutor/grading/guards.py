@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from bot.tutor.grading.evidence import Reading
     from bot.tutor.grading.spans import _Sentence
 
-__all__ = ["objection", "coverage", "content_words", "CONFIDENCE", "GUARDS"]
+__all__ = ["objection", "coverage", "content_words", "warm", "CONFIDENCE", "GUARDS"]
 
 GUARDS = ("swapped-definition", "wrong-number", "no-time-limit", "wrong-body", "keyword-list",
           "minimum-content", "echo", "negation")
@@ -215,6 +215,11 @@ def _facts(reading: Reading) -> _QuestionFacts:
     got = _QuestionFacts(tuple(terms), len(distinct) >= 2, tuple(bodies), frozenset(name_words))
     cache[key] = got
     return got
+
+
+def warm(reading: Reading) -> None:
+    """Work out the question's terms and bodies now (they are cached per question)."""
+    _facts(reading)
 
 
 def _singular_word(w: str) -> str:
