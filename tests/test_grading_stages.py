@@ -436,3 +436,10 @@ def test_a_manifest_fitted_for_other_features_is_refused_and_grading_goes_on(
         assert model_mod.load_default() is None
     assert "run tools/train_grader.py" in caplog.text
     assert Grader(GLOSSARY, model=model_mod.load_default()).grade(BREACH, "Tell the ICO within 72 hours.").hits
+
+
+def test_warm_works_out_the_guards_facts_before_the_first_answer() -> None:
+    g = Grader(GLOSSARY, model=False)
+    assert g.warm([ADHERENCE, CSAT_NPS]) == 2
+    cached = g.matcher.__dict__.get("_guard_facts", {})
+    assert {qid for qid, _ in cached} == {"t-adh-occ", "t-csat-nps"}
