@@ -128,12 +128,19 @@ async def test_a_second_poller_gets_409_and_exits_with_a_clear_message(fake: Fak
     assert "WEBHOOK_URL" in bot.text()
 
 
-def _free_port() -> int:
+def _free_ports(n: int) -> list[int]:
+    """n distinct free ports: each socket stays bound until all are picked (two calls one after
+    the other can be handed the same port, and two replicas then collide on it)."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 @pytest.mark.postgres
@@ -177,7 +184,7 @@ async def test_two_webhook_replicas_on_one_postgresql_send_once_within_the_rate_
         store.set_pending(Pending(lee.id, q.id, "new", now))
 
         rate, secret = 30, "replica_secret-1"
-        ports = [_free_port(), _free_port()]
+        ports = _free_ports(2)
         replicas = [BotProcess(fake, pg_url, tmp_path / f"r{k}.log", WEBHOOK_URL=f"http://127.0.0.1:{p}/hook",
                                WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(p), WEBHOOK_SECRET=secret,
                                SEND_RATE=str(rate)) for k, p in enumerate(ports)]
