@@ -247,6 +247,25 @@ def test_a_number_in_words_is_a_number_never_a_typo(answer: str) -> None:
     assert "ico" in Grader(GLOSSARY, model=False).grade(q, answer).hits
 
 
+PROCEDURE = _q("t-procedure", "How is a procedure different from a policy?", [
+    ("steps", "A procedure gives staff step-by-step instructions for carrying out a task.",
+     ["step-by-step instructions"]),
+    ("expectations", "Policies are updated when customer expectations change.", []),
+])
+
+
+@pytest.mark.parametrize("answer, point, earned", [
+    # spelt as it sounds: the one word the question uses with the same Metaphone key
+    ("a procedur is the step by step instrucshuns for a task", "steps", True),
+    ("a procedur is the step by step instructions for a task", "steps", True),
+    ("wen custmer expectashuns chang", "expectations", True),
+    # a sound-alike needs the same first letter and few changed letters: "extractions" is no "expectations"
+    ("wen custmer extractions chang", "expectations", False),
+])
+def test_phone_spelling_is_read_as_it_sounds(answer: str, point: str, earned: bool) -> None:
+    assert (point in Grader(GLOSSARY, model=False).grade(PROCEDURE, answer).hits) is earned
+
+
 def test_numbers_from_the_prompt_stay_in_accept_phrases() -> None:
     q = _q("t-fcr", "342 of 450 calls were resolved first time. Work out the FCR.", [
         ("method", "Divide the calls resolved first time by all calls.", ["342/450 = 76%"]),

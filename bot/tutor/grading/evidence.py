@@ -7,8 +7,8 @@ rule that did. How a point is earned, for each sentence of the answer:
 
 1. **Accept phrases** (rule `accept`). Every key word of one of the point's `accept` phrases is
    found close together in one sentence (same stem, a glossary equivalent, an everyday synonym,
-   or a slip of one or two letters), with the same polarity: "you don't need to reply within a
-   month" does not match "a month".
+   a slip of one or two letters, or a word spelt as it sounds: "instrucshuns"), with the same
+   polarity: "you don't need to reply within a month" does not match "a month".
 2. **The point's own words** (rule `point-words`). Enough of the point text's key words (its
    content words, less those the prompt already uses) are found in one sentence, with the same
    polarity.
@@ -42,7 +42,7 @@ from bot.tutor.bank import Glossary, MarkingPoint, Question
 from bot.tutor.grading.english import NUMBER_WORDS, Token, Vocab, default_vocab, lowered, normalise, split_sentences, stem, tokenize
 from bot.tutor.grading.spans import (
     _ALNUM, _STEP, _WINDOW, _Compiled, _contradicts, _expand_prefix, _find, _Key, _pairs, _Phrase, _pieces, _Point,
-    _role, _Sentence, _singular, _split_compound, _spots,
+    _role, _Sentence, _singular, _sound_index, _sounds_like, _split_compound, _spots,
 )
 
 _CACHE_SIZE = 512
@@ -303,7 +303,8 @@ class Matcher:
         return tokens
 
     def _correct(self, c: _Compiled, w: str) -> str:
-        """Map a misspelt word to a word the question uses (same first letter, one or two slips)."""
+        """Map a misspelt word to a word the question uses (same first letter, one or two slips,
+        a clipped word, or phone spelling with the same sound)."""
         if (len(w) < 3 or not w.isalpha() or w in c.vocab_set or w in self.v.stopwords or w in self.v.structure_words
                 or w in NUMBER_WORDS):
             return w
@@ -330,6 +331,8 @@ class Matcher:
                     fixed = best[0]
                 elif len(w) >= 5:
                     fixed = _expand_prefix(w, c.vocab)
+                    if fixed == w:
+                        fixed = _sounds_like(w, c)
         if len(c.corrections) < 4096:
             c.corrections[w] = fixed
         return fixed
@@ -396,13 +399,15 @@ class Matcher:
         vocab_words.update(self.v.lex_words)
         known = frozenset(stem(w) for w in vocab_words)
         vocab_set = frozenset(vocab_words)
-        proto = _Compiled(q, (), frozenset(), known, tuple(sorted(vocab_set)), vocab_set)
+        vocab = tuple(sorted(vocab_set))
+        sounds = _sound_index(vocab)
+        proto = _Compiled(q, (), frozenset(), known, vocab, vocab_set, sounds=sounds)
         prompt_sentences = [[t for t in self._tokens(proto, q.prompt[a:b]) if not t.skip]
                             for a, b in split_sentences(q.prompt)]
         prompt_tokens = [t for s in prompt_sentences for t in s]
         prompt_stems = frozenset(t.stem for t in prompt_tokens)
         categories = self._categories(proto, q, prompt_stems)
-        proto = _Compiled(q, (), frozenset(), known, proto.vocab, vocab_set, categories=categories)
+        proto = _Compiled(q, (), frozenset(), known, proto.vocab, vocab_set, categories=categories, sounds=sounds)
         points = []
         for mp in q.marking_points:
             points.append(self._compile_point(proto, mp, prompt_tokens, prompt_stems, prompt_sentences))
@@ -419,7 +424,7 @@ class Matcher:
         prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
         lists = bool(_LIST_PROMPT.search(q.prompt))
         return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
-                         prompt_glosses, categories=categories, asks_for_list=lists)
+                         prompt_glosses, categories=categories, asks_for_list=lists, sounds=sounds)
 
     def _categories(self, c: _Compiled, q: Question, prompt_stems: frozenset[str]) -> frozenset[str]:
         """Terms that tell the points apart: a point's first content word, used by another point

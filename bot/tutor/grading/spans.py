@@ -11,6 +11,10 @@ import math
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from jellyfish import metaphone
+from rapidfuzz.distance import OSA
 
 from bot.tutor.bank import MarkingPoint, Question
 from bot.tutor.grading.english import Token, Vocab, split_sentences, stem
@@ -219,6 +223,7 @@ class _Compiled:
     corrections: dict[str, str] = field(default_factory=dict, compare=False)
     categories: frozenset[str] = frozenset()  # terms that tell points apart ("hygiene", "motivator")
     asks_for_list: bool = True  # the prompt asks to name or list things: a list can answer it
+    sounds: dict[str, str] = field(default_factory=dict, compare=False)  # `_sound_index` of `vocab`
 
 
 
@@ -261,6 +266,32 @@ def _expand_prefix(w: str, vocab: tuple[str, ...]) -> str:
     if not found or len({stem(f) for f in found}) != 1:
         return w
     return min(found, key=len)
+
+
+@lru_cache(maxsize=65536)
+def _sound(w: str) -> str:
+    return metaphone(w)
+
+
+def _sound_index(vocab: tuple[str, ...]) -> dict[str, str]:
+    """Metaphone key -> the one word (or words of one stem) with it; "" where words of two stems share it."""
+    out: dict[str, str] = {}
+    for v in vocab:
+        if len(v) >= 4:
+            k = _sound(v)
+            out[k] = "" if k in out and stem(out[k]) != stem(v) else out.get(k, v)
+    return out
+
+
+def _sounds_like(w: str, c: _Compiled) -> str:
+    """'instrucshuns' -> 'instructions', 'polisy' -> 'policy': phone spelling, written as it sounds.
+
+    The one word the question uses with the same Metaphone key, the same first letter and at most
+    a third of its letters changed; otherwise `w` unchanged."""
+    hit = c.sounds.get(_sound(w), "")
+    if hit and hit[0] == w[0] and OSA.distance(w, hit) <= max(2, len(w) // 3):
+        return hit
+    return w
 
 
 def _split_compound(w: str, vocab: frozenset[str]) -> str:
