@@ -34,7 +34,7 @@ from bot.tutor.grading.spans import _contradicts, _Key
 if TYPE_CHECKING:
     from bot.tutor.grading.english import Token
     from bot.tutor.grading.evidence import Reading
-    from bot.tutor.grading.spans import _Sentence
+    from bot.tutor.grading.spans import _Point, _Sentence
 
 __all__ = ["objection", "coverage", "content_words", "warm", "CONFIDENCE", "GUARDS"]
 
@@ -309,6 +309,55 @@ def _said(reading: Reading, text: str) -> str:
     return got  # type: ignore[return-value]
 
 
+class _Bindings:
+    """Which term each word of a sentence is said of, for one point: where the question's terms
+    are named (`where`: position, term index), and the words the point's keys match there."""
+
+    def __init__(self, toks: list[Token], where: list[tuple[int, int]], breaks: frozenset[int],
+                 stop: frozenset[str]) -> None:
+        self.toks, self.breaks, self.stop = toks, breaks, stop
+        self.where: list[tuple[int, int]] = []
+        self.named: set[int] = set()
+        self._terms_at: set[int] = set()
+        self.add(where)
+
+    def add(self, where: list[tuple[int, int]]) -> None:
+        self.where = sorted(self.where + where)
+        self.named = {j for _, j in self.where}
+        self._terms_at = {p for p, _ in self.where}
+
+    def said(self, keys: list[_Key]) -> list[int]:
+        """Where the sentence says one of `keys`, outside the terms' names."""
+        return [i for i, t in enumerate(self.toks) if i not in self._terms_at and not t.skip
+                and t.surface not in self.stop and any(k.matches(t) for k in keys)]
+
+    def governor(self, i: int) -> int:
+        """The term a word is said of: the one it directly precedes ("low financial
+        *capability*"), else the one named before it, else the first one after it."""
+        for p, j in self.where:
+            if i < p <= i + 2 and not any(i < b <= p for b in self.breaks):
+                return j
+        before = [j for p, j in self.where if p < i]
+        return before[-1] if before else next(j for p, j in self.where if p > i)
+
+
+def _named_terms(reading: Reading, s: _Sentence, order: list[_Term]) -> list[tuple[int, int]]:
+    """(position, term index) where the sentence names one of `order`'s terms, outside brackets.
+    A term that only qualifies the next word governs nothing: a possessive ("on the controller's
+    behalf") or the second of two terms in a row ("planned shrinkage" names the planned kind of
+    shrinkage, not shrinkage)."""
+    toks, aside, starts, breaks = _words_and_asides(reading, s)
+    where: list[tuple[int, int]] = []  # points may share one term
+    for j, term in enumerate(order):
+        where += [(p, j) for p in _term_positions(term, toks, starts) if p not in aside]
+    owners = _possessives(reading, s)
+    at = dict(where)
+    return sorted((p, j) for p, j in where
+                  if not (toks[p].surface in owners and p + 1 < len(toks) and p + 1 not in breaks
+                          and at.get(p + 1) != j)  # "the bot's answers" can be one term
+                  and not (p - 1 in at and at[p - 1] != j and p not in breaks))
+
+
 def swapped_definition(reading: Reading, n: int, s: _Sentence, rule: str = "") -> bool:
     """The sentence says the point's definition of another of the question's terms ("occupancy
     is how closely agents keep to the schedule" for adherence), or names the point's term only
@@ -317,81 +366,55 @@ def swapped_definition(reading: Reading, n: int, s: _Sentence, rule: str = "") -
     own = facts.terms[n]
     if not facts.family or own is None:
         return False
-    m, c = reading.matcher, reading.compiled
-    toks, aside, starts, breaks = _words_and_asides(reading, s)
-    terms = {t for t in facts.terms if t is not None}
-    where: list[tuple[int, int]] = []  # (position, which term is named there); points may share one
-    order = sorted(terms)
-    for j, term in enumerate(order):
-        where += [(p, j) for p in _term_positions(term, toks, starts) if p not in aside]
-    # a term that only qualifies the next word governs nothing: a possessive ("on the
-    # controller's behalf") or the second of two terms in a row ("planned shrinkage" names the
-    # planned kind of shrinkage, not shrinkage)
-    owners = _possessives(reading, s)
-    at = dict(where)
-    where = sorted((p, j) for p, j in where
-                   if not (toks[p].surface in owners and p + 1 < len(toks) and p + 1 not in breaks
-                           and at.get(p + 1) != j)  # "the bot's answers" can be one term
-                   and not (p - 1 in at and at[p - 1] != j and p not in breaks))
+    c = reading.compiled
+    toks, aside, _, breaks = _words_and_asides(reading, s)
+    order = sorted({t for t in facts.terms if t is not None})
+    where = _named_terms(reading, s, order)
     if not where:
         return False  # no term named: nothing to bind to
     mine_j = order.index(own)
-    named = {j for _, j in where}
-    if named == {mine_j}:
+    if {j for _, j in where} == {mine_j}:
         return False
+    b = _Bindings(toks, where, breaks, reading.matcher.v.stopwords)
     cp = c.points[n]
-    term_pos = {p for p, _ in where}
-    stop = m.v.stopwords
-
-    def said(keys: list[_Key]) -> list[int]:
-        return [i for i, t in enumerate(toks) if i not in term_pos and not t.skip and t.surface not in stop
-                and any(k.matches(t) for k in keys)]
-
-    def governor(i: int) -> int:
-        """The term a word is said of: the one it directly precedes ("low financial
-        *capability*"), else the one named before it, else the first one after it."""
-        for p, j in where:
-            if i < p <= i + 2 and not any(i < b <= p for b in breaks):
-                return j
-        before = [j for p, j in where if p < i]
-        return before[-1] if before else next(j for p, j in where if p > i)
-
     keys = [k for k in cp.keys if not k.parts] + [k for ph in cp.accepts for k in ph.keys if not k.parts]
-    claims = said(keys)
     other_points = [cq for t, cq in zip(facts.terms, c.points) if t is not None and t != own
-                    and order.index(t) in named]
-    if mine_j not in named:
+                    and order.index(t) in b.named]
+    if mine_j not in b.named:
         # the term named in part ("T-timed" for time-bound) is still named
         _, stems, polarity, _ = own
-        where = sorted(where + [(i, mine_j) for i, t in enumerate(toks) if i not in aside and any(
+        b.add([(i, mine_j) for i, t in enumerate(toks) if i not in aside and any(
             _names(t, st, pol) for st, pol in zip(stems, polarity))])
-        named = {j for _, j in where}
-        term_pos = {p for p, _ in where}
-        claims = said(keys)
-    if mine_j not in named:
+    claims = b.said(keys)
+    if mine_j not in b.named:
         # only other terms are named: what the sentence says of the point, it says of them
         # (with none of its words, the point was earned by naming its term in a form this guard
         # does not read: "A-agreed")
         return any(toks[i].stem not in facts.name_words for i in claims) or not rule.endswith("term")
     others = [k for cq in other_points for k in cq.keys if not k.parts]
     strictly = [i for i in claims if not any(k.matches(toks[i]) for k in others)]
-    telling = strictly or claims
     if not claims or rule.endswith("term"):
-        # the point's term is named (a term can earn by being named): it is swapped only if it is
-        # given another named term's definition and none of its own
-        if len(named) >= 3 or any(governor(i) == mine_j for i in strictly):
-            return False  # a list of three terms or more names them: what follows is not a definition
-        for cq in other_points:
-            theirs = [i for i in said([k for k in cq.keys if not k.parts and not k.common])
-                      if not any(k.matches(toks[i]) for k in keys) and toks[i].stem not in facts.name_words]
-            given = sum(1 for i in theirs if governor(i) == mine_j)
-            if given and given > len(theirs) - given:
-                return True
-        return False
+        return _given_anothers_definition(b, facts, mine_j, keys, strictly, other_points)
     # the claim words that tell this point from the other named terms' points ("schedule" for
     # adherence, not "time", which both definitions use) decide; each is governed by its term
-    mine = sum(1 for i in telling if governor(i) == mine_j)
+    telling = strictly or claims
+    mine = sum(1 for i in telling if b.governor(i) == mine_j)
     return len(telling) - mine > mine
+
+
+def _given_anothers_definition(b: _Bindings, facts: _QuestionFacts, mine_j: int, keys: list[_Key],
+                               strictly: list[int], other_points: list[_Point]) -> bool:
+    """The point's term is named (a term can earn by being named): it is swapped only if it is
+    given another named term's definition and none of its own."""
+    if len(b.named) >= 3 or any(b.governor(i) == mine_j for i in strictly):
+        return False  # a list of three terms or more names them: what follows is not a definition
+    for cq in other_points:
+        theirs = [i for i in b.said([k for k in cq.keys if not k.parts and not k.common])
+                  if not any(k.matches(b.toks[i]) for k in keys) and b.toks[i].stem not in facts.name_words]
+        given = sum(1 for i in theirs if b.governor(i) == mine_j)
+        if given and given > len(theirs) - given:
+            return True
+    return False
 
 
 def _quantities(cp_quantities: tuple[str, ...], s: _Sentence) -> tuple[bool, bool]:
