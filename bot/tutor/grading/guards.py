@@ -25,8 +25,9 @@ to `sentence` earning point `n`, or "". Each guard is general (no question ids, 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.tutor.grading.evidence import _LABEL
 from bot.tutor.grading.spans import _contradicts, _Key
@@ -63,6 +64,15 @@ _NOT_TERMS = frozenset("it this that they there you we he she which what who one
 _PIECES = re.compile(r"[;.,:]\s| and | while | whereas | but ")
 _POSSESSIVE = re.compile(r"([A-Za-z][\w-]*)(?:'s|’s|s'|s’)(?=\W|$)")
 _WORD_RE = re.compile(r"[A-Za-z][\w'&/-]*|\d+|=")
+_W = TypeVar("_W")
+
+
+def _after_articles(words: list[_W], word: Callable[[_W], str] = str) -> list[_W]:
+    """`words` without the articles that open them ("the", "a", "an"), in any case."""
+    i = 0
+    while i < len(words) and word(words[i]).lower() in _ARTICLES:
+        i += 1
+    return words[i:]
 
 
 def _subject(text: str) -> tuple[str, bool]:
@@ -74,8 +84,7 @@ def _subject(text: str) -> tuple[str, bool]:
         rest = words[2:7]
         end = next((i for i, w in enumerate(rest) if w.lower() in _ARTICLES or w.lower() in _DEFINING_VERBS), 0)
         return (" ".join(rest[:end]), False) if 0 < end <= 3 else ("", False)
-    while words and words[0].lower() in _ARTICLES:
-        words = words[1:]
+    words = _after_articles(words)
     for i, w in enumerate(words[:5]):
         if w.lower() in _MODALS:
             return "", False  # "The provider must tell ...": a duty of an actor, not a definition
@@ -94,9 +103,7 @@ def _id_subject(point_id: str, text: str) -> str:
     ..."), or "": a one-word id that begins the text's first or second word after any article
     ("Schedule adherence ..." for "adherence")."""
     parts = [w for w in point_id.lower().split("-") if w]
-    words = [w.lower() for w in _WORD_RE.findall(text[:80])]
-    while words and words[0] in _ARTICLES:
-        words = words[1:]
+    words = [w.lower() for w in _after_articles(_WORD_RE.findall(text[:80]))]
     if len(parts) != 1:  # "lagging-example", "goal-differs": ids that describe, not name
         return ""
     part = parts[0]
@@ -285,10 +292,7 @@ def _words_and_asides(reading: Reading, s: _Sentence) -> tuple[list[Token], set[
 
 def _opening(words: list[Token]) -> list[Token]:
     """A clause's first two words after any article."""
-    i = 0
-    while i < len(words) and words[i].surface in _ARTICLES:
-        i += 1
-    return words[i:i + 2]
+    return _after_articles(words, lambda t: t.surface)[:2]
 
 
 def _possessives(reading: Reading, s: _Sentence) -> frozenset[str]:
