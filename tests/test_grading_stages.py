@@ -147,11 +147,26 @@ CONTROLLER = _q("t-controller", "Explain the terms data controller and data proc
     ("processor", "The processor handles the data on the controller's behalf and only on its instructions.",
      ["acts on instructions"]),
 ])
+OUTSOURCING = _q("t-outsourcing", "When you outsource contact handling, your company is the data controller and the "
+                 "outsourcer is a data processor. Explain both terms and one legal requirement for the relationship.", [
+    ("controller", "The controller decides why and how personal data is processed, and remains responsible for "
+                   "compliance.", ["decides the purpose and means", "remains responsible"]),
+    ("processor", "The processor handles the data on the controller's behalf and only on its instructions.",
+     ["acts on instructions", "processes on behalf of the controller"]),
+    ("contract", "There must be a written contract, or data processing agreement, setting out the processor's "
+                 "obligations.", ["data processing agreement", "DPA contract", "written contract"]),
+])
 WARM_COLD = _q("t-warm-cold", "What is the difference between a warm transfer and a cold transfer?", [
     ("warm", "In a warm transfer the agent speaks to the colleague first and briefs them.",
      ["brief the colleague first", "speak to the colleague before"]),
     ("cold", "In a cold (blind) transfer the call is put straight through without briefing anyone.",
      ["put straight through", "just put through"]),
+])
+SHRINKAGE = _q("t-shrinkage", "Why would rostering exactly the Erlang C figure leave you short, and what is the allowance called?", [
+    ("shrinkage", "The allowance is called shrinkage.", ["shrinkage"]),
+    ("definition", "Shrinkage is paid time when agents are not available to handle contacts.",
+     ["not available to take calls"]),
+    ("occupancy", "Occupancy is the share of logged-in time spent handling contacts.", ["time spent handling contacts"]),
 ])
 PRINCIPLES = _q("t-principles", "An agent keeps every caller's details forever. Name two data protection principles it breaks.", [
     ("minimisation", "Data minimisation: it collects more personal data than is needed.", ["more data than needed"]),
@@ -168,6 +183,14 @@ PRINCIPLES = _q("t-principles", "An agent keeps every caller's details forever. 
     (CONTROLLER, "The controller decides why and how the data is processed.", "controller", True),
     # a possessive governs nothing: "on the controller's behalf" is still said of the processor
     (CONTROLLER, "The processor handles the data on the controller's behalf, only on its instructions.", "processor", True),
+    # a word derived from a term does not name it: "processing" is not "the processor"
+    (OUTSOURCING, "The processor decides why and how the data is used, and the controller carries out the "
+                  "processing on its instructions.", "processor", False),
+    (OUTSOURCING, "The controller decides why and how the data is used, and the processor handles the data "
+                  "only on its instructions.", "processor", True),
+    # "X is called Y" defines Y: the allowance is not a term of its own
+    (SHRINKAGE, "It's called shrinkage.", "shrinkage", True),
+    (SHRINKAGE, "It's called occupancy.", "shrinkage", False),
     # a bracketed alternative is not part of the term: "cold (blind) transfer" is "cold transfer"
     (WARM_COLD, "A cold transfer is when you speak to the colleague first and brief them.", "warm", False),
     (WARM_COLD, "A warm transfer is when you speak to the colleague first and brief them.", "warm", True),

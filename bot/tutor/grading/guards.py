@@ -9,6 +9,8 @@ to `sentence` earning point `n`, or "". Each guard is general (no question ids, 
   keep to the schedule"), or the point's term is given another term's definition and none of its
   own. Each word is said of the term it directly precedes, else the one named before it;
   possessives, the second of two terms in a row and a pair's sentence boundary are respected.
+  A term is named by its own words up to a plural or a slip, not by words derived from them
+  ("processing" is not "the processor"); "X is called Y" defines Y.
 - `wrong-number`: the point states a quantity (72 hours, one month, 80%) and the sentence states
   a different one of the same kind, not the point's ("within 30 days").
 - `no-time-limit`: the point states a time limit and the sentence states none ("report it to the
@@ -28,6 +30,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
+
+from rapidfuzz.distance import OSA
 
 from bot.tutor.grading.evidence import _LABEL
 from bot.tutor.grading.spans import _contradicts, _Key
@@ -65,6 +69,9 @@ _PIECES = re.compile(r"[;.,:]\s| and | while | whereas | but ")
 _POSSESSIVE = re.compile(r"([A-Za-z][\w-]*)(?:'s|’s|s'|s’)(?=\W|$)")
 _WORD_RE = re.compile(r"[A-Za-z][\w'&/-]*|\d+|=")
 _W = TypeVar("_W")
+# "X is called Y", "is known as Y": the term is Y (up to three words, to the clause's end)
+_CALLED = re.compile(r"\b(?:is|are)\s+(?:called|known\s+as|termed|named)\s+(?:an?\s+|the\s+)?"
+                     r"([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,2})\s*(?:[.,;:)]|$)", re.I)
 
 
 def _after_articles(words: list[_W], word: Callable[[_W], str] = str) -> list[_W]:
@@ -77,8 +84,12 @@ def _after_articles(words: list[_W], word: Callable[[_W], str] = str) -> list[_W
 
 def _subject(text: str) -> tuple[str, bool]:
     """The term a point's text defines: up to four words before a defining verb ("Adherence
-    measures ...") or after a framing preposition ("In a warm transfer the agent ..."), or "";
+    measures ..."), after a framing preposition ("In a warm transfer the agent ...") or after
+    "is called" ("The allowance is called shrinkage"), or "";
     and whether the verb is a strong defining one ("is", "means") rather than any verb."""
+    named = _CALLED.search(text[:120])
+    if named:
+        return named.group(1), True  # "The allowance is called shrinkage" defines shrinkage
     words = _WORD_RE.findall(text[:120])
     if len(words) > 2 and words[0].lower() in _FRAMES and words[1].lower() in _ARTICLES:
         rest = words[2:7]
@@ -113,11 +124,13 @@ def _id_subject(point_id: str, text: str) -> str:
     return ""
 
 
-# A term: (gloss ids, stems, the stems' polarities, its head stem or "") — "schedule adherence"
-# is (), ("schedul", "adher"), ("+", "+"), "adher": named by "schedule adherence" or by its head
-# alone, "adherence", where no other term of the question shares it; "unplanned" is
-# (), ("plan",), ("-",), "".
-_Term = tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...], str]
+# A term: (gloss ids, stems, the stems' polarities, its head stem or "", the words as written,
+# singular) — "schedule adherence" is (), ("schedul", "adher"), ("+", "+"), "adher",
+# ("schedule", "adherence"): named by "schedule adherence" or by its head alone, "adherence",
+# where no other term of the question shares it; "unplanned" is (), ("plan",), ("-",), "",
+# ("unplanned",). A word names a term's word in its own form only, up to a plural: "processing"
+# shares a stem with "processor" but does not name the processor.
+_Term = tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...], str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -192,7 +205,7 @@ def _facts(reading: Reading) -> _QuestionFacts:
         prefixes = tuple("-" if t.neg else "+" for t in words)
         head = stems[-1] if len(stems) >= 2 and heads.count(stems[-1]) == 1 and stems[-1] not in others \
             and stems[-1] not in v.common else ""
-        terms.append((glosses, stems, prefixes, head))
+        terms.append((glosses, stems, prefixes, head, tuple(_singular_word(t.surface) for t in words)))
     # a point with a clause about another point's term ("Hard standards are monitored from
     # system data; soft standards through call monitoring") defines neither; a point that
     # defines no term but names exactly one ("A valid lagging example, e.g. quarterly NPS") is
@@ -243,23 +256,26 @@ def _norm(m: object, text: str) -> str:
 # --------------------------------------------------------------------------- the guards
 
 
-def _names(t: Token, stem: str, polarity: str) -> bool:
-    return t.stem == stem and t.neg == (polarity == "-")
+def _names(t: Token, stem: str, polarity: str, form: str = "") -> bool:
+    """`t` is the term's word: its stem and polarity, and (given `form`) its form up to a plural
+    or one slip ("planed"), not a word derived from it ("processing" for "processor")."""
+    return t.stem == stem and t.neg == (polarity == "-") and (
+        not form or OSA.distance(_singular_word(t.surface), form, score_cutoff=1) <= 1)
 
 
 def _term_positions(term: _Term, toks: list[Token], starts: frozenset[int]) -> list[int]:
     """Where the sentence names the term: a gloss of it, its words in order (not across the
     two sentences of a pair: "... their schedule. Adherence is ..."), or its head alone."""
-    glosses, stems, prefixes, head = term
+    glosses, stems, prefixes, head, forms = term
     out = [i for i, t in enumerate(toks) if t.gloss >= 0 and t.gloss in glosses]
     k = len(stems)
     if stems:
         for i in range(len(toks) - k + 1):
-            if all(_names(toks[i + j], stems[j], prefixes[j]) for j in range(k)) \
+            if all(_names(toks[i + j], stems[j], prefixes[j], forms[j]) for j in range(k)) \
                     and not any(i < b < i + k for b in starts):
                 out.append(i)
     if head:
-        out += [i for i, t in enumerate(toks) if _names(t, head, prefixes[-1])]
+        out += [i for i, t in enumerate(toks) if _names(t, head, prefixes[-1], forms[-1])]
     return sorted(set(out))
 
 
@@ -386,7 +402,7 @@ def swapped_definition(reading: Reading, n: int, s: _Sentence, rule: str = "") -
                     and order.index(t) in b.named]
     if mine_j not in b.named:
         # the term named in part ("T-timed" for time-bound) is still named
-        _, stems, polarity, _ = own
+        _, stems, polarity, _, _ = own
         b.add([(i, mine_j) for i, t in enumerate(toks) if i not in aside and any(
             _names(t, st, pol) for st, pol in zip(stems, polarity))])
     claims = b.said(keys)
