@@ -274,6 +274,7 @@ PROCEDURE = _q("t-procedure", "How is a procedure different from a policy?", [
     ("steps", "A procedure gives staff step-by-step instructions for carrying out a task.",
      ["step-by-step instructions"]),
     ("expectations", "Policies are updated when customer expectations change.", []),
+    ("check", "Check that the customer has understood.", ["check they understand"]),
 ])
 
 
@@ -282,6 +283,7 @@ PROCEDURE = _q("t-procedure", "How is a procedure different from a policy?", [
     ("a procedur is the step by step instrucshuns for a task", "steps", True),
     ("a procedur is the step by step instructions for a task", "steps", True),
     ("wen custmer expectashuns chang", "expectations", True),
+    ("chek they understand", "check", True),  # a short word too, where one slip would be too loose
     # a sound-alike needs the same first letter and few changed letters: "extractions" is no "expectations"
     ("wen custmer extractions chang", "expectations", False),
 ])

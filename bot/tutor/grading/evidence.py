@@ -314,7 +314,8 @@ class Matcher:
         fixed = w
         if stem(w) not in c.known and (stem(w),) not in self.v.lexicon:
             if len(w) == 4:
-                pass  # too many real short words are one slip from another
+                # too many real short words are one slip from another; one that sounds the same is meant
+                fixed = _sounds_like(w, c)
             elif len(w) == 3:
                 cand = w + w[-1]
                 if cand in c.vocab_set:
