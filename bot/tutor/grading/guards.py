@@ -128,8 +128,8 @@ def _id_subject(point_id: str, text: str) -> str:
 # singular) — "schedule adherence" is (), ("schedul", "adher"), ("+", "+"), "adher",
 # ("schedule", "adherence"): named by "schedule adherence" or by its head alone, "adherence",
 # where no other term of the question shares it; "unplanned" is (), ("plan",), ("-",), "",
-# ("unplanned",). A word names a term's word in its own form only, up to a plural: "processing"
-# shares a stem with "processor" but does not name the processor.
+# ("unplanned",). A word names a term's word in its own form only, up to a plural or a slip:
+# "processing" shares a stem with "processor" but does not name the processor.
 _Term = tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...], str, tuple[str, ...]]
 
 
@@ -330,8 +330,8 @@ def _said(reading: Reading, text: str) -> str:
 
 
 class _Bindings:
-    """Which term each word of a sentence is said of, for one point: where the question's terms
-    are named (`where`: position, term index), and the words the point's keys match there."""
+    """For one sentence and point: where the question's terms are named (`where`: position,
+    term index), where the sentence says a point's key words, and which term each word is said of."""
 
     def __init__(self, toks: list[Token], where: list[tuple[int, int]], breaks: frozenset[int],
                  stop: frozenset[str]) -> None:
