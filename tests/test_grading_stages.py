@@ -38,6 +38,13 @@ BREACH = _q("t-breach", "A customer's bank details were emailed to the wrong per
     ("ico", "Report it to the ICO within 72 hours of becoming aware.", ["report to the ICO", "tell the ICO"]),
     ("log", "Record the breach in the breach log.", ["log it", "record it"]),
 ])
+DRIVERS = _q("t-drivers", "Name the four drivers of vulnerability the FCA describes.", [
+    ("health", "Health conditions or illnesses that affect the ability to carry out day-to-day tasks.", ["health"]),
+    ("life-events", "Life events such as bereavement, job loss or relationship breakdown.", ["life events"]),
+    ("resilience", "Low resilience: little ability to withstand financial or emotional shocks.", ["resilience"]),
+    ("capability", "Low capability: low knowledge of financial matters or low confidence managing money.",
+     ["low capability"]),
+])
 GROW = _q("t-grow", "Give one question for the Goal stage and one for the Reality stage of GROW.", [
     ("goal", "G is Goal: ask what the agent wants to achieve.", ["what do you want to achieve"]),
     ("reality", "R is Reality: ask what is happening now and what has been tried.", ["what have you tried"]),
@@ -109,6 +116,13 @@ def test_stem_agrees(a: str, b: str) -> None:
     ("AHT is not quick because the customer waits", "waits", False),
     # "not only", "not just": affirmed
     ("it is not just about speed", "speed", False),
+    # a negated dismissal ("isn't needed", "doesn't matter") denies its subject, back to the clause's start
+    ("but large print and slowing down aren't really needed", "print", True),
+    ("FCR doesn't really matter here", "fcr", True),
+    ("the agent keeps the log, but proofreading is not necessary", "log", False),
+    # not when a verb follows: what is denied comes after ("you don't need to ...")
+    ("agents don't need to tell the ICO", "agents", False),
+    ("a reason is not required to make a request", "reason", False),
 ])
 def test_negation_scope(sentence: str, word: str, negated: bool) -> None:
     tok = next(t for t in tokenize(sentence) if t.surface == word)
@@ -127,6 +141,11 @@ def test_negation_scope(sentence: str, word: str, negated: bool) -> None:
     (BREACH, "Tell the ICO within three days.", "ico", True, None),
     (GROW, "Goal: what have you tried so far? Reality: what do you want to achieve?", "goal", False, "swapped-definition"),
     (GROW, "Goal: what do you want to achieve? Reality: what have you tried?", "reality", True, None),
+    # denied one of the things the question asks for: "X is not a driver"
+    (DRIVERS, "Health and life events. Resilience is not a driver, because it means they are strong.",
+     "resilience", False, "negation"),
+    (DRIVERS, "Health, life events, capability and low resilience are the drivers.", "resilience", True, None),
+    (DRIVERS, "Low resilience is a driver, and so is health.", "resilience", True, None),
 ])
 def test_guards_on_lexical_marks(question: Question, answer: str, point: str, earned: bool, rule: str | None) -> None:
     m = Grader(GLOSSARY, model=False).grade(question, answer)

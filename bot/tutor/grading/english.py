@@ -367,6 +367,7 @@ class Vocab:
         self.negated_clause_words = frozenset(lex.negated_clause_words)
         self.predicate_verbs = frozenset(lex.predicate_verbs)
         self.limiting_words = frozenset(lex.limiting_words)
+        self.dismissals = frozenset(lex.dismissals)
         self.clause_breaks = frozenset(lex.clause_breaks)
         self.not_category = frozenset(lex.not_category)
 
@@ -443,6 +444,38 @@ def _continues_predicate(tokens: list[Token], n: int, v: Vocab) -> bool:
     if tokens[n].surface not in _PREDICATE_LINKS:
         return False
     return not any(x.surface in v.predicate_verbs for x in tokens[n + 1:n + 4])
+
+
+_SUBJECT_REACH = 8  # content words a dismissal's negation reaches back over
+
+
+def _dismisses(tokens: list[Token], n: int, v: Vocab) -> bool:
+    """Whether the negation at `n` denies a dismissal predicate ("is not *needed*", "does not
+    really *matter*"): its first content word is one, not followed by "to" and a verb."""
+    for j in range(n + 1, min(len(tokens), n + 4)):
+        x = tokens[j]
+        if x.skip or x.surface in v.stopwords and x.surface not in v.dismissals:
+            continue
+        return x.surface in v.dismissals and not (j + 1 < len(tokens) and tokens[j + 1].surface == "to")
+    return False
+
+
+def _deny_subject(tokens: list[Token], verb: int, v: Vocab) -> None:
+    """Negate the subject before the predicate verb at `verb`, back to its clause's start."""
+    seen = 0
+    for j in range(verb - 1, -1, -1):
+        x = tokens[j]
+        if x.skip and x.surface in (",", ":", ";", "(", ")", "-"):
+            return
+        if x.surface in v.clause_breaks or x.surface in v.negations or x.surface in ("that", "which", "who"):
+            return
+        if x.skip:
+            continue
+        x.neg = not x.neg
+        if x.surface not in v.stopwords:
+            seen += 1
+            if seen >= _SUBJECT_REACH:
+                return
 
 
 def tokenize(sentence: str, known: frozenset[str] = frozenset(),
@@ -536,6 +569,8 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             predicate = not clause and before is not None and before.surface in v.predicate_verbs
             if predicate:
                 scope = 40
+                if _dismisses(tokens, n, v):
+                    _deny_subject(tokens, before.index, v)
             continue
         if clause and scope and t.surface == "that":
             scope = 12

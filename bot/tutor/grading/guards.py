@@ -508,6 +508,30 @@ def _negates_a_claim(reading: Reading, n: int, s: _Sentence) -> bool:
     return negated
 
 
+_BE = frozenset(("is", "are", "was", "were", "be"))
+
+
+def _denies_its_category(reading: Reading, n: int, s: _Sentence) -> bool:
+    """The sentence denies that what the point names is one of the things the question asks
+    for: "accents aren't a barrier", "resilience is not a driver" (a form of "be", negated, then
+    "a"/"an" and a word of the prompt), and the point's own words are in that denied subject."""
+    words = s.words
+    v = reading.matcher.v
+    prompt = reading.compiled.prompt_stems
+    for i, t in enumerate(words[:-2]):
+        if t.surface not in _BE or t.neg:
+            continue
+        k = next((k for k in range(i + 1, min(len(words), i + 3)) if words[k].surface in ("a", "an")), -1)
+        if k < 0 or not words[k].neg or not any(
+                x.neg and x.stem in prompt and x.surface not in v.stopwords for x in words[k + 1:k + 3]):
+            continue
+        subject = [x for h, x in enumerate(words[:i]) if s.clauses[h] == s.clauses[i]]
+        keys = [key for key in reading.compiled.points[n].keys if not key.quantity and not key.common]
+        if any(key.stem not in prompt and key.found(subject) for key in keys):
+            return True
+    return False
+
+
 def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> str:
     """The first guard that objects to `s` earning point `n` (proposed by `stage`), or ""."""
     if stage == "model":
@@ -519,6 +543,8 @@ def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> 
             return "echo"
         if _contradicts(reading.matcher.v, reading.compiled.points[n], s) or _negates_a_claim(reading, n, s):
             return "negation"
+    if _denies_its_category(reading, n, s):
+        return "negation"
     if not (rule.endswith("term") and s.is_list) and swapped_definition(reading, n, s, rule):
         return "swapped-definition"
     got = numbers(reading, n, s)

@@ -29,7 +29,7 @@ _WORD_LISTS: tuple[str, ...] = ("stopwords", "negations", "scope_breaks", "struc
                "decrease_groups", "decrease_words", "keep_words")
 _MAPPINGS = ("contractions", "textspeak")
 _NAMES = ("continuing", "before")
-_WORD_LISTS += ("time_limit_phrases", "negated_clause_words", "predicate_verbs", "limiting_words")
+_WORD_LISTS += ("time_limit_phrases", "negated_clause_words", "predicate_verbs", "limiting_words", "dismissals")
 _NAMED_LISTS = ("people", "bodies")
 _KEYS = set(_WORD_LISTS) | set(_MAPPINGS) | set(_NAMES) | set(_NAMED_LISTS) | {"synonyms", "opposites"}
 # roles that must name a synonym group
@@ -64,6 +64,7 @@ class Lexicon:
     negated_clause_words: tuple[str, ...] = ()
     predicate_verbs: tuple[str, ...] = ()
     limiting_words: tuple[str, ...] = ()
+    dismissals: tuple[str, ...] = ()
     clause_breaks: tuple[str, ...] = ()
     not_category: tuple[str, ...] = ()
     source: str = ""
