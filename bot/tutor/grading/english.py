@@ -569,7 +569,7 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             predicate = not clause and before is not None and before.surface in v.predicate_verbs
             if predicate:
                 scope = 40
-                if _dismisses(tokens, n, v):
+                if before is not None and _dismisses(tokens, n, v):
                     _deny_subject(tokens, before.index, v)
             continue
         if clause and scope and t.surface == "that":
