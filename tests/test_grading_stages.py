@@ -266,6 +266,13 @@ NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
     # a list of terms earns nothing unless the prompt asks to name or list things
     (BREACH, "ICO, 72 hours, breach log, customer, bank, email", set()),
     (NAME_THREE, "health, life events, resilience, capability", {"health", "life", "resilience"}),
+    # ... however it is punctuated, with structure words inside its names ("Breach of data")
+    (BREACH, "ICO. 72 hours. Breach log. GDPR.", set()),
+    (BREACH, "ICO, 72 hours, log of breaches, GDPR", set()),
+    (NAME_THREE, "Health. Life events. Resilience. Capability.", {"health", "life", "resilience"}),
+    # items that say something are a terse answer, not a list of terms
+    (BREACH, "ICO - within 72 hours. Breach log. GDPR. DPO.", {"ico", "log"}),
+    (BREACH, "Report it to the ICO within 72 hours, log it, tell the DPO, GDPR.", {"ico", "log"}),
 ])
 def test_general_rules_from_the_examiner_reads(question: Question, answer: str, expected: set[str]) -> None:
     assert set(Grader(GLOSSARY, model=False).grade(question, answer).hits) == expected
@@ -350,6 +357,7 @@ SURE = _model(0.99)
 @pytest.mark.parametrize("answer, point, rule", [
     ("You don't need to tell anyone about it, within 72 hours or ever.", "ico", "negation"),
     ("ICO, 72 hours, breach log, customer", "ico", "keyword-list"),
+    ("The ICO. 72 hours. The breach log. The customer.", "ico", "keyword-list"),
     ("idk", "ico", "minimum-content"),
 ])
 def test_guards_veto_the_model(answer: str, point: str, rule: str) -> None:

@@ -76,6 +76,11 @@ _LIST_PROMPT = re.compile(r"\b(?:name|list|give|state|identify|suggest|outline|d
                           r"\W+(?:two|three|four|five|six|seven|\d+|some|several)\b"
                           r"|\bstands? for\b|\beach letter\b|\bletters\b", re.I)  # an acronym spelt out
 _LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
+_ITEM_WORDS = 4  # words in one item of a list of terms
+_ITEM_SPLIT = re.compile(r"[,;.\n\u2022]+|^\s*-\s", re.M)
+# an item that says something of a name: "= ASA", "talk + hold", "Health - dementia", "(e.g. ...)"
+_CLAIM_SIGNS = re.compile(r"[=+:<>()\u2192\u2013\u2014]|\s-\s|\d\s*%|\b(?:e\.?g|eg|for example|such as|like)\b", re.I)
+_PRONOUNS = frozenset(("i", "you", "we", "they", "he", "she", "it", "this", "there", "my", "our", "your"))
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
 
 
@@ -149,7 +154,7 @@ class Matcher:
     # ----------------------------------------------------------------- matching
 
     def _earns(self, c: _Compiled, n: int, cp: _Point, s: _Sentence) -> str:
-        if s.is_list and not c.asks_for_list and len(set(s.clauses)) >= _LIST_ITEMS:
+        if not c.asks_for_list and (s.in_term_list or s.is_list and len(set(s.clauses)) >= _LIST_ITEMS):
             return ""  # a list of terms answers "name three ...", not "explain why ..." ("ICO, 72 hrs" is terse, not a list)
         words = s.words
         for term in cp.terms:
@@ -249,7 +254,31 @@ class Matcher:
                 w = _Sentence(text, s.words[start:end], s.is_list, s.roles[start:end], s.clauses[start:end])
                 w.is_bag = s.is_list and self._is_bag(c, w.words, w.where)
                 out.append(w)
+        if self._term_list(answer):
+            for s in out:
+                s.in_term_list = True
         return out
+
+    def _term_list(self, answer: str) -> bool:
+        """The answer is a list of terms and nothing else: at least _LIST_ITEMS items (split at
+        commas, semicolons, full stops, new lines and bullets), each a name of at most
+        _ITEM_WORDS words with no verb, pronoun or link of a claim ("Honesty, realistic
+        timescale, five working days, process, updates"; "Measurable. Time-bound. SMART.
+        Deadline."). "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names."""
+        if _CLAIM_SIGNS.search(answer):
+            return False
+        items = [x for x in _ITEM_SPLIT.split(answer) if _ALNUM.search(x)]
+        if len(items) < _LIST_ITEMS:
+            return False
+        v = self.v
+        for item in items:
+            words = [w for w in normalise(item, v).split() if w.isalnum()]
+            if not words or len(words) > _ITEM_WORDS:
+                return False
+            if any(w in v.predicate_verbs or w in v.clause_breaks or w in v.negations or w in _PRONOUNS
+                   for w in words):
+                return False
+        return True
 
     def _sentence(self, c: _Compiled, text: str) -> _Sentence | None:
         if not _ALNUM.search(text):

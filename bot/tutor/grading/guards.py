@@ -535,7 +535,7 @@ def _denies_its_category(reading: Reading, n: int, s: _Sentence) -> bool:
 def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> str:
     """The first guard that objects to `s` earning point `n` (proposed by `stage`), or ""."""
     if stage == "model":
-        if s.is_bag or s.is_list:
+        if s.is_bag or s.is_list or s.in_term_list:
             return "keyword-list"
         if content_words(reading, s) < 2:
             return "minimum-content"

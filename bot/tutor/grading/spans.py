@@ -140,9 +140,10 @@ def _pairs(sentences: list[_Sentence]) -> list[_Sentence]:
                 or a.text == b.text:
             continue
         shift = (a.clauses[-1] + 1) if a.clauses else 0
-        out.append(_Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
-                             a.roles + b.roles, a.clauses + [c + shift for c in b.clauses],
-                             (a.text, b.text)))
+        pair = _Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
+                         a.roles + b.roles, a.clauses + [c + shift for c in b.clauses], (a.text, b.text))
+        pair.in_term_list = a.in_term_list
+        out.append(pair)
     return out
 
 
@@ -155,7 +156,8 @@ def _singular(surface: str) -> str:
 class _Sentence:
     """One sentence of an answer, analysed once: its words, what they name, its clauses."""
 
-    __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where", "parts")
+    __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where", "parts",
+                 "in_term_list")
 
     def __init__(self, text: str, words: list[Token], is_list: bool,
                  roles: list[tuple[str, str] | None], clauses: list[int],
@@ -165,6 +167,7 @@ class _Sentence:
         self.words = words
         self.is_list = is_list
         self.is_bag = False
+        self.in_term_list = False  # the whole answer is a list of terms, sentence or not ("A. B. C. D.")
         self.where = _literal_map(words)
         self.index = _Index(words)
         self.roles = roles      # per word: ("people", "agent"), ("category", "hygiene") or None
