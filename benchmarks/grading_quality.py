@@ -22,6 +22,12 @@ on paraphrases; swap = share of swapped-definition answers with any false credit
 of open pairs flagged "may cover", and how often a maybe was right. Then overall, per kind, per
 subkind and per topic; the reliability of the model's confidence by bucket; and the untouched
 dev set (../shared/grading-dev/, scored by its own evaluate.py) with the committed model.
+
+The held-out set (grading-data/holdout/: its own questions and answers, by writers who had not
+read the grader, never trained, tuned or fitted on) is scored with the committed grader as it
+ships (lexical, and with the committed model and heads): no fold is needed, because nothing in
+the grader has seen it. Its practice questions are new; its bank-question answers are by new
+writers. Printed per source and kind (`--no-holdout` skips it).
 """
 
 from __future__ import annotations
@@ -217,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--errors", help="print the disagreements of this system")
     ap.add_argument("--no-dev", action="store_true")
+    ap.add_argument("--holdout", default=str(ROOT / "grading-data" / "holdout"))
+    ap.add_argument("--no-holdout", action="store_true")
     ap.add_argument("--markdown", help="write the README's tables to this file")
     args = ap.parse_args(argv)
     systems = args.systems.split(",")
@@ -332,9 +340,47 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.markdown).write_text(markdown(results, shipped))
     if args.json:
         Path(args.json).write_text(json.dumps({"corpus": corpus.digest, "results": results, **extra}, indent=1, default=str))
+    if not args.no_holdout:
+        held = _holdout(args, systems)
+        if args.json and held:
+            got = json.loads(Path(args.json).read_text())
+            got["holdout"] = held
+            Path(args.json).write_text(json.dumps(got, indent=1, default=str))
     if not args.no_dev:
         _dev(args)
     return 0
+
+
+def _holdout(args: argparse.Namespace, systems: list[str]) -> dict[str, Any]:
+    """The held-out set, graded by the committed grader as it ships (nothing fitted here)."""
+    root = Path(args.holdout)
+    if not (root / "answers").exists():
+        return {}
+    held = tg.load_corpus(root)
+    if not held.answers:
+        return {}
+    graders = {"lexical": Grader(held.glossary, model=False)}
+    if any(x.startswith("model") for x in systems):
+        graders["shipped"] = Grader(held.glossary, model=None)
+    preds = {}
+    for name, g in graders.items():
+        hits: dict[int, set[str]] = {}
+        maybe: dict[int, set[str]] = {}
+        for i, a in enumerate(held.answers):
+            m = g.grade(held.questions[a["question"]], a["answer"])
+            hits[i], maybe[i] = set(m.hits), {p.id for p in m.maybe_points}
+        preds[name] = (hits, maybe)
+    new_q = {qid for qid, q in held.questions.items() if q.topic.startswith("holdout")}
+    source = {"source": lambda a, q: ["held-out: new questions" if a["question"] in new_q else "held-out: bank questions"]}
+    print(f"\nheld-out set {held.digest}: {len(held.answers)} answers over "
+          f"{len({a['question'] for a in held.answers})} questions (never trained, tuned or fitted on)")
+    out: dict[str, Any] = {"digest": held.digest, "n": len(held.answers)}
+    for kname, key in {"overall": lambda a, q: ["all"], **source,
+                       "kind": lambda a, q: [a.get("kind") or "?"]}.items():
+        res = {s: score(held, h, m, key) for s, (h, m) in preds.items()}
+        out[kname] = res
+        print_table(f"held-out, {kname}", res, sorted({n for r in res.values() for n in r}))
+    return out
 
 
 if __name__ == "__main__":
