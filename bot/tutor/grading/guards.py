@@ -18,8 +18,11 @@ to `sentence` earning point `n`, or "". Each guard is general (no question ids, 
   (lexicon `time_limit_phrases`) count as one.
 - `wrong-body`: the point names a body (ICO, FCA, FOS: lexicon `bodies`) and the sentence names
   another body instead.
+- `negation`, both stages: the sentence denies that what the point names is one of the things
+  the question asks for ("resilience is not a driver", "accents aren't a barrier"). (A negated
+  dismissal, "large print isn't really needed", is read by the tokenizer: it negates its subject.)
 - model stage only, where the lexical stage has its own rules: `keyword-list` (a sentence with
-  no structure, a bag of terms), `minimum-content` (fewer than two content words: "idk"),
+  no structure, a bag of terms, or an answer that is only a list of names), `minimum-content` (fewer than two content words: "idk"),
   `echo` (the sentence only restates the prompt), `negation` (a claim word of the point negated
   in its scope, or its opposite said: "you don't need to tell the ICO").
 """
@@ -142,6 +145,7 @@ class _QuestionFacts:
 
 
 def _facts(reading: Reading) -> _QuestionFacts:
+    """The question's terms and bodies, worked out once per question (cached on the matcher)."""
     m = reading.matcher
     c = reading.compiled
     cache = m.__dict__.setdefault("_guard_facts", {})
@@ -149,42 +153,60 @@ def _facts(reading: Reading) -> _QuestionFacts:
     got = cache.get(key)
     if got is not None:
         return got
-    v = m.v
-    raw: list[list[Token] | None] = []
     name_words: set[str] = set()
-    for cp in c.points:
-        text = cp.point.text
-        lab = _LABEL.match(text)
-        if lab and (len(_WORD_RE.findall(lab.group(1))) > 5
-                    or any(w.lower() in _DEFINING_VERBS for w in _WORD_RE.findall(lab.group(1))[1:])):
-            lab = None  # "The Reality stage explores the current situation: ..." is a sentence, not a label
-        text = re.sub(r"\([^)]*\)", " ", text)  # "In a cold (blind) transfer": the term is "cold transfer"
-        name, strong = "", False
-        if lab:
-            # "Data minimisation: it collects more ..." defines its label outright
-            name = re.sub(r"^\s*[A-Za-z]\s+(?:is|=|stands for)\s+", "", lab.group(1))
-            name_words.update(t.stem for t in m._tokens(c, name) if t.surface.isalnum())
-            name, strong = re.sub(r"\([^)]*\)", " ", name).strip(), True  # "Achievable (or Agreed)"
-        else:
-            name, strong = _subject(text)
-            if not name:
-                # "The controller decides why ...": no defining verb, but the point's id names the
-                # word its text opens with
-                name = _id_subject(cp.point.id, text)
-        toks = [t for t in m._tokens(c, name) if t.gloss >= 0 or t.quantity
-                or (t.surface.isalnum() and t.surface not in v.stopwords)] if name else []
-        # a term the question asks about (the prompt names it), not a person ("the customer": a
-        # glossary term's own words, "customer satisfaction", are not one);
-        # or a short term the point defines outright ("An aim is ...", "Open questions are ...")
-        people = any(t.gloss < 0 and (t.surface in v.people or _singular_word(t.surface) in v.people)
-                     for t in toks)
-        asked = any((t.gloss >= 0 and t.gloss in c.prompt_glosses) or (t.gloss < 0 and t.stem in c.prompt_stems
-                    and t.surface not in v.people and t.stem not in v.common) for t in toks)
-        defined = strong and 0 < len(toks) <= 2 and not people and not any(t.stem in v.common for t in toks)
-        # "Correct examples, e.g. ...": a word of any question names no term
-        generic = all(t.gloss < 0 and (t.stem in v.common or t.surface in v.generic) for t in toks)
-        raw.append(toks if toks and (asked or defined) and not people and not generic else None)
-    # words shared by every term ("indicators" in leading/lagging indicators) tell them apart not
+    raw = [_point_name(reading, cp, name_words) for cp in c.points]
+    terms = _rebound(reading, _terms_of(reading, raw))
+    distinct = {t for t in terms if t is not None}
+    name_words.update(st for t in terms if t is not None for st in t[1])
+    got = _QuestionFacts(tuple(terms), len(distinct) >= 2, _bodies_named(reading), frozenset(name_words))
+    cache[key] = got
+    return got
+
+
+def _point_name(reading: Reading, cp: _Point, name_words: set[str]) -> list[Token] | None:
+    """The words of the term point `cp` defines (its label, the subject of its defining verb, or
+    the word its id names), if it is a term: one the prompt asks about, or a short term the point
+    defines outright, not a person and not a word of any question. A label's words go into
+    `name_words`."""
+    m, c, v = reading.matcher, reading.compiled, reading.matcher.v
+    text = cp.point.text
+    lab = _LABEL.match(text)
+    if lab and (len(_WORD_RE.findall(lab.group(1))) > 5
+                or any(w.lower() in _DEFINING_VERBS for w in _WORD_RE.findall(lab.group(1))[1:])):
+        lab = None  # "The Reality stage explores the current situation: ..." is a sentence, not a label
+    text = re.sub(r"\([^)]*\)", " ", text)  # "In a cold (blind) transfer": the term is "cold transfer"
+    name, strong = "", False
+    if lab:
+        # "Data minimisation: it collects more ..." defines its label outright
+        name = re.sub(r"^\s*[A-Za-z]\s+(?:is|=|stands for)\s+", "", lab.group(1))
+        name_words.update(t.stem for t in m._tokens(c, name) if t.surface.isalnum())
+        name, strong = re.sub(r"\([^)]*\)", " ", name).strip(), True  # "Achievable (or Agreed)"
+    else:
+        name, strong = _subject(text)
+        if not name:
+            # "The controller decides why ...": no defining verb, but the point's id names the
+            # word its text opens with
+            name = _id_subject(cp.point.id, text)
+    toks = [t for t in m._tokens(c, name) if t.gloss >= 0 or t.quantity
+            or (t.surface.isalnum() and t.surface not in v.stopwords)] if name else []
+    # a term the question asks about (the prompt names it), not a person ("the customer": a
+    # glossary term's own words, "customer satisfaction", are not one);
+    # or a short term the point defines outright ("An aim is ...", "Open questions are ...")
+    people = any(t.gloss < 0 and (t.surface in v.people or _singular_word(t.surface) in v.people)
+                 for t in toks)
+    asked = any((t.gloss >= 0 and t.gloss in c.prompt_glosses) or (t.gloss < 0 and t.stem in c.prompt_stems
+                and t.surface not in v.people and t.stem not in v.common) for t in toks)
+    defined = strong and 0 < len(toks) <= 2 and not people and not any(t.stem in v.common for t in toks)
+    # "Correct examples, e.g. ...": a word of any question names no term
+    generic = all(t.gloss < 0 and (t.stem in v.common or t.surface in v.generic) for t in toks)
+    return toks if toks and (asked or defined) and not people and not generic else None
+
+
+def _terms_of(reading: Reading, raw: list[list[Token] | None]) -> list[_Term | None]:
+    """Each point's term from its name's words: glossary terms, the words that tell it from the
+    other terms (not those every term shares: "indicators" in leading/lagging indicators), their
+    polarities, and the head word where only this term ends with it."""
+    v = reading.matcher.v
     named = [r for r in raw if r]
     shared = set.intersection(*({t.stem for t in r} for r in named)) if len(named) >= 2 else set()
     pieces: list[tuple[tuple[int, ...], tuple[Token, ...]] | None] = []
@@ -206,11 +228,15 @@ def _facts(reading: Reading) -> _QuestionFacts:
         head = stems[-1] if len(stems) >= 2 and heads.count(stems[-1]) == 1 and stems[-1] not in others \
             and stems[-1] not in v.common else ""
         terms.append((glosses, stems, prefixes, head, tuple(_singular_word(t.surface) for t in words)))
-    # a point with a clause about another point's term ("Hard standards are monitored from
-    # system data; soft standards through call monitoring") defines neither; a point that
-    # defines no term but names exactly one ("A valid lagging example, e.g. quarterly NPS") is
-    # about it
-    defining = list(terms)
+    return terms
+
+
+def _rebound(reading: Reading, defining: list[_Term | None]) -> list[_Term | None]:
+    """A point with a clause about another point's term ("Hard standards are monitored from
+    system data; soft standards through call monitoring") defines neither; a point that defines
+    no term but names exactly one ("A valid lagging example, e.g. quarterly NPS") is about it."""
+    m, c = reading.matcher, reading.compiled
+    terms = list(defining)
     for n, cp in enumerate(c.points):
         own = defining[n]
         clauses = [[t for t in m._tokens(c, piece) if t.gloss >= 0 or t.surface.isalnum()]
@@ -226,15 +252,17 @@ def _facts(reading: Reading) -> _QuestionFacts:
                      if t is not None and _term_positions(t, words, frozenset())}
             if len(about) == 1:
                 terms[n] = next(iter(about))
-    distinct = {t for t in terms if t is not None}
+    return terms
+
+
+def _bodies_named(reading: Reading) -> tuple[frozenset[str], ...]:
+    """Per point: the bodies (lexicon `bodies`) its text or accept phrases name."""
+    m, v = reading.matcher, reading.matcher.v
     bodies = []
-    for cp in c.points:
-        said = " " + " ".join(v_norm for v_norm in [_norm(m, cp.point.text)] + [_norm(m, a) for a in cp.point.accept]) + " "
+    for cp in reading.compiled.points:
+        said = " " + " ".join([_norm(m, cp.point.text)] + [_norm(m, a) for a in cp.point.accept]) + " "
         bodies.append(frozenset(name for name, phrases in v.bodies.items() if any(f" {p} " in said for p in phrases)))
-    name_words.update(st for t in terms if t is not None for st in t[1])
-    got = _QuestionFacts(tuple(terms), len(distinct) >= 2, tuple(bodies), frozenset(name_words))
-    cache[key] = got
-    return got
+    return tuple(bodies)
 
 
 def warm(reading: Reading) -> None:
