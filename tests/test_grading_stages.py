@@ -45,6 +45,12 @@ DRIVERS = _q("t-drivers", "Name the four drivers of vulnerability the FCA descri
     ("capability", "Low capability: low knowledge of financial matters or low confidence managing money.",
      ["low capability"]),
 ])
+QA_CSAT = _q("t-qa-csat", "An agent has a high CSAT but a low QA score. Explain the difference between the two.", [
+    ("qa", "The QA score is the organisation's internal assessment of the call against a quality scorecard.",
+     ["internal quality assessment", "quality team's score"]),
+    ("csat", "CSAT is the customers' own rating of how satisfied they were with the interaction.",
+     ["customers' rating", "how satisfied the customer was"]),
+])
 GROW = _q("t-grow", "Give one question for the Goal stage and one for the Reality stage of GROW.", [
     ("goal", "G is Goal: ask what the agent wants to achieve.", ["what do you want to achieve"]),
     ("reality", "R is Reality: ask what is happening now and what has been tried.", ["what have you tried"]),
@@ -210,6 +216,10 @@ PRINCIPLES = _q("t-principles", "An agent keeps every caller's details forever. 
     # "X is called Y" defines Y: the allowance is not a term of its own
     (SHRINKAGE, "It's called shrinkage.", "shrinkage", True),
     (SHRINKAGE, "It's called occupancy.", "shrinkage", False),
+    # a term with a gloss is named by it: "the quality team's score" does not name "the QA score"
+    (QA_CSAT, "QA is the customers' rating of the call and CSAT is the quality team's score.", "qa", False),
+    (QA_CSAT, "QA is the quality team's score against the scorecard and CSAT is the customers' rating of the "
+              "call.", "qa", True),
     # a bracketed alternative is not part of the term: "cold (blind) transfer" is "cold transfer"
     (WARM_COLD, "A cold transfer is when you speak to the colleague first and brief them.", "warm", False),
     (WARM_COLD, "A warm transfer is when you speak to the colleague first and brief them.", "warm", True),

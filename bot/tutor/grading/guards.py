@@ -293,9 +293,13 @@ def _names(t: Token, stem: str, polarity: str, form: str = "") -> bool:
 
 def _term_positions(term: _Term, toks: list[Token], starts: frozenset[int]) -> list[int]:
     """Where the sentence names the term: a gloss of it, its words in order (not across the
-    two sentences of a pair: "... their schedule. Adherence is ..."), or its head alone."""
+    two sentences of a pair: "... their schedule. Adherence is ..."), or its head alone. A term
+    with a gloss is named by the gloss: its other words only qualify it ("the QA *score*": the
+    quality team's "score" does not name QA)."""
     glosses, stems, prefixes, head, forms = term
     out = [i for i, t in enumerate(toks) if t.gloss >= 0 and t.gloss in glosses]
+    if glosses:
+        return out
     k = len(stems)
     if stems:
         for i in range(len(toks) - k + 1):
