@@ -129,6 +129,11 @@ def test_stem_agrees(a: str, b: str) -> None:
     # not when a verb follows: what is denied comes after ("you don't need to ...")
     ("agents don't need to tell the ICO", "agents", False),
     ("a reason is not required to make a request", "reason", False),
+    # a dismissing predicate denies its subject without a negation word
+    ("asking permission wastes time", "permission", True),
+    ("cascading's a waste of time", "cascading", True),
+    ("proofreading is unnecessary", "proofreading", True),
+    ("avoid unnecessary jargon", "avoid", False),
 ])
 def test_negation_scope(sentence: str, word: str, negated: bool) -> None:
     tok = next(t for t in tokenize(sentence) if t.surface == word)

@@ -368,6 +368,8 @@ class Vocab:
         self.predicate_verbs = frozenset(lex.predicate_verbs)
         self.limiting_words = frozenset(lex.limiting_words)
         self.dismissals = frozenset(lex.dismissals)
+        self.dismissing_verbs = tuple(tuple(normalise(p, self).split()) for p in lex.dismissing_verbs)
+        self.dismissing_words = tuple(tuple(normalise(p, self).split()) for p in lex.dismissing_words)
         self.clause_breaks = frozenset(lex.clause_breaks)
         self.not_category = frozenset(lex.not_category)
 
@@ -478,6 +480,28 @@ def _deny_subject(tokens: list[Token], verb: int, v: Vocab) -> None:
                 return
 
 
+_BE_FORMS = frozenset(("is", "are", "was", "were", "be", "a"))
+
+
+def _dismissed_subjects(tokens: list[Token], v: Vocab) -> None:
+    """"asking permission wastes time", "proofreading is unnecessary": negate the subject of a
+    dismissing predicate (lexicon `dismissing_verbs`, and `dismissing_words` after "be" or "a")."""
+    surfaces = [t.surface for t in tokens]
+    for phrases, after_be in ((v.dismissing_verbs, False), (v.dismissing_words, True)):
+        for phrase in phrases:
+            k = len(phrase)
+            for i in range(len(tokens) - k + 1):
+                if tuple(surfaces[i:i + k]) != phrase:
+                    continue
+                j = i - 1
+                while j >= 0 and tokens[j].surface in v.stopwords and tokens[j].surface not in _BE_FORMS:
+                    j -= 1  # "just", "really"
+                if not after_be:
+                    _deny_subject(tokens, j + 1, v)
+                elif j >= 0 and tokens[j].surface in _BE_FORMS:
+                    _deny_subject(tokens, j, v)
+
+
 def tokenize(sentence: str, known: frozenset[str] = frozenset(),
              correct: Callable[[str], str] | None = None, v: Vocab | None = None) -> list[Token]:
     """Tokens of one sentence, with stems, negation scope, quantities and lexicon groups.
@@ -547,6 +571,7 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             nxt = tokens[n + 1]
             if not nxt.skip and (nxt.quantity or nxt.surface not in v.stopwords):
                 t.concepts = tuple(c for c in t.concepts if c[0] != v.before)
+    _dismissed_subjects(tokens, v)
     # negation scope: a cue negates the words after it up to a break or 4 content words;
     # "it is not true that ...", "not the case that ...": the whole clause after "that";
     # after a predicate verb ("is not", "should never") the whole predicate, to its clause's end

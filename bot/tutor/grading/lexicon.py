@@ -29,7 +29,8 @@ _WORD_LISTS: tuple[str, ...] = ("stopwords", "negations", "scope_breaks", "struc
                "decrease_groups", "decrease_words", "keep_words")
 _MAPPINGS = ("contractions", "textspeak")
 _NAMES = ("continuing", "before")
-_WORD_LISTS += ("time_limit_phrases", "negated_clause_words", "predicate_verbs", "limiting_words", "dismissals")
+_WORD_LISTS += ("time_limit_phrases", "negated_clause_words", "predicate_verbs", "limiting_words", "dismissals",
+                "dismissing_verbs", "dismissing_words")
 _NAMED_LISTS = ("people", "bodies")
 _KEYS = set(_WORD_LISTS) | set(_MAPPINGS) | set(_NAMES) | set(_NAMED_LISTS) | {"synonyms", "opposites"}
 # roles that must name a synonym group
@@ -65,6 +66,8 @@ class Lexicon:
     predicate_verbs: tuple[str, ...] = ()
     limiting_words: tuple[str, ...] = ()
     dismissals: tuple[str, ...] = ()
+    dismissing_verbs: tuple[str, ...] = ()
+    dismissing_words: tuple[str, ...] = ()
     clause_breaks: tuple[str, ...] = ()
     not_category: tuple[str, ...] = ()
     source: str = ""
