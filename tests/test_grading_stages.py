@@ -285,6 +285,9 @@ NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
     (BREACH, "ICO. 72 hours. Breach log. GDPR.", set()),
     (BREACH, "ICO, 72 hours, log of breaches, GDPR", set()),
     (NAME_THREE, "Health. Life events. Resilience. Capability.", {"health", "life", "resilience"}),
+    # asked for three, given six names or more: a shotgun earns nothing; four or five are an answer
+    (NAME_THREE, "Health, life events, resilience, capability, age, GDPR.", set()),
+    (NAME_THREE, "Health, life events, resilience, capability, age.", {"health", "life", "resilience"}),
     # items that say something are a terse answer, not a list of terms
     (BREACH, "ICO - within 72 hours. Breach log. GDPR. DPO.", {"ico", "log"}),
     (BREACH, "Report it to the ICO within 72 hours, log it, tell the DPO, GDPR.", {"ico", "log"}),

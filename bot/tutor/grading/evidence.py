@@ -75,8 +75,12 @@ _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|(?:eg|for example|for instance
 _LIST_PROMPT = re.compile(r"\b(?:name|list|give|state|identify|suggest|outline|describe|what are)\b(?:\W+[\w-]+){0,4}?"
                           r"\W+(?:two|three|four|five|six|seven|\d+|some|several)\b"
                           r"|\bstands? for\b|\beach letter\b|\bletters\b", re.I)  # an acronym spelt out
+_COUNTS = re.compile(r"\b(?:name|list|give|state|identify|suggest|outline|describe|what are)\b(?:\W+[\w-]+){0,4}?"
+                     r"\W+(two|three|four|five|six|seven)\b", re.I)
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 _LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
 _ITEM_WORDS = 4  # words in one item of a list of terms
+_SHOTGUN_ITEMS = 5  # a list of names this long, twice what the prompt asks for, is a shotgun
 _ITEM_SPLIT = re.compile(r"[,;.\n\u2022]+|^\s*-\s", re.M)
 # an item that says something of a name: "= ASA", "talk + hold", "Health - dementia", "(e.g. ...)"
 _CLAIM_SIGNS = re.compile(r"[=+:<>()\u2192\u2013\u2014]|\s-\s|\d\s*%|\b(?:e\.?g|eg|for example|such as|like)\b", re.I)
@@ -154,8 +158,11 @@ class Matcher:
     # ----------------------------------------------------------------- matching
 
     def _earns(self, c: _Compiled, n: int, cp: _Point, s: _Sentence) -> str:
-        if not c.asks_for_list and (s.in_term_list or s.is_list and len(set(s.clauses)) >= _LIST_ITEMS):
-            return ""  # a list of terms answers "name three ...", not "explain why ..." ("ICO, 72 hrs" is terse, not a list)
+        if s.in_term_list or s.list_items >= _LIST_ITEMS:
+            if not c.asks_for_list:
+                return ""  # a list of terms answers "name three ...", not "explain why ..." ("ICO, 72 hrs" is terse, not a list)
+            if s.shotgun:
+                return ""  # "give two KPIs": six names at once is a shotgun, not an answer
         words = s.words
         for term in cp.terms:
             if _find(term.keys, words, literal=True, where=s.where):
@@ -254,31 +261,35 @@ class Matcher:
                 w = _Sentence(text, s.words[start:end], s.is_list, s.roles[start:end], s.clauses[start:end])
                 w.is_bag = s.is_list and self._is_bag(c, w.words, w.where)
                 out.append(w)
-        if self._term_list(answer):
+        items = self._term_list(answer)
+        if items:
+            # asked for N things, given at least twice as many names (and five or more): a shotgun
+            shotgun = bool(c.asked_count) and items >= max(2 * c.asked_count, _SHOTGUN_ITEMS)
             for s in out:
-                s.in_term_list = True
+                s.in_term_list, s.list_items, s.shotgun = True, items, shotgun
         return out
 
-    def _term_list(self, answer: str) -> bool:
+    def _term_list(self, answer: str) -> int:
         """The answer is a list of terms and nothing else: at least _LIST_ITEMS items (split at
         commas, semicolons, full stops, new lines and bullets), each a name of at most
         _ITEM_WORDS words with no verb, pronoun or link of a claim ("Honesty, realistic
         timescale, five working days, process, updates"; "Measurable. Time-bound. SMART.
-        Deadline."). "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names."""
+        Deadline."). "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names.
+        The number of items, or 0."""
         if _CLAIM_SIGNS.search(answer):
-            return False
+            return 0
         items = [x for x in _ITEM_SPLIT.split(answer) if _ALNUM.search(x)]
         if len(items) < _LIST_ITEMS:
-            return False
+            return 0
         v = self.v
         for item in items:
             words = [w for w in normalise(item, v).split() if w.isalnum()]
             if not words or len(words) > _ITEM_WORDS:
-                return False
+                return 0
             if any(w in v.predicate_verbs or w in v.clause_breaks or w in v.negations or w in _PRONOUNS
                    for w in words):
-                return False
-        return True
+                return 0
+        return len(items)
 
     def _sentence(self, c: _Compiled, text: str) -> _Sentence | None:
         if not _ALNUM.search(text):
@@ -453,8 +464,10 @@ class Matcher:
         term_words = frozenset(k.stem for p in points for t in p.terms for k in t.keys if k.surface_stop)
         prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
         lists = bool(_LIST_PROMPT.search(q.prompt))
+        count = _COUNTS.search(q.prompt)
         return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
-                         prompt_glosses, categories=categories, asks_for_list=lists, sounds=sounds)
+                         prompt_glosses, categories=categories, asks_for_list=lists, sounds=sounds,
+                         asked_count=_NUMBER_WORDS.get(count.group(1).lower(), 0) if count else 0)
 
     def _categories(self, c: _Compiled, q: Question, prompt_stems: frozenset[str]) -> frozenset[str]:
         """Terms that tell the points apart: a point's first content word, used by another point

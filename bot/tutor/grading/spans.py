@@ -142,7 +142,8 @@ def _pairs(sentences: list[_Sentence]) -> list[_Sentence]:
         shift = (a.clauses[-1] + 1) if a.clauses else 0
         pair = _Sentence(f"{a.text} {b.text}", a.words + b.words, a.is_list and b.is_list,
                          a.roles + b.roles, a.clauses + [c + shift for c in b.clauses], (a.text, b.text))
-        pair.in_term_list = a.in_term_list
+        if a.in_term_list:
+            pair.in_term_list, pair.list_items, pair.shotgun = True, a.list_items, a.shotgun
         out.append(pair)
     return out
 
@@ -157,7 +158,7 @@ class _Sentence:
     """One sentence of an answer, analysed once: its words, what they name, its clauses."""
 
     __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where", "parts",
-                 "in_term_list")
+                 "in_term_list", "list_items", "shotgun")
 
     def __init__(self, text: str, words: list[Token], is_list: bool,
                  roles: list[tuple[str, str] | None], clauses: list[int],
@@ -168,6 +169,8 @@ class _Sentence:
         self.is_list = is_list
         self.is_bag = False
         self.in_term_list = False  # the whole answer is a list of terms, sentence or not ("A. B. C. D.")
+        self.list_items = len(set(clauses)) if is_list else 0  # items of the list it is in
+        self.shotgun = False  # in a list of names at least twice as long as the prompt asks for
         self.where = _literal_map(words)
         self.index = _Index(words)
         self.roles = roles      # per word: ("people", "agent"), ("category", "hygiene") or None
@@ -226,6 +229,7 @@ class _Compiled:
     corrections: dict[str, str] = field(default_factory=dict, compare=False)
     categories: frozenset[str] = frozenset()  # terms that tell points apart ("hygiene", "motivator")
     asks_for_list: bool = True  # the prompt asks to name or list things: a list can answer it
+    asked_count: int = 0  # how many things it asks for ("give three ..."), if it says
     sounds: dict[str, str] = field(default_factory=dict, compare=False)  # `_sound_index` of `vocab`
 
 
