@@ -1,0 +1,41 @@
+"""The labelled corpus and the held-out set stay consistent with the bank: every answer names a
+known free-text question and known marking points (a renamed point id would silently drop labels),
+and their own practice questions load through the bank loader."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.tutor.bank import load_bank, load_glossary
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import check_corpus  # noqa: E402
+
+
+@pytest.mark.parametrize("answers, questions", [
+    ("grading-data/answers", []),
+    ("grading-data/holdout/answers", ["--questions", "grading-data/holdout/questions"]),
+])
+def test_every_labelled_answer_names_a_known_question_and_points(answers: str, questions: list[str],
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    args = [str(ROOT / answers)] + [q if q.startswith("--") else str(ROOT / q) for q in questions]
+    code = check_corpus.main(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert " answers over " in out and not out.startswith("0 answers")
+
+
+@pytest.mark.parametrize("folder, other", [("grading-data/questions", "grading-data/holdout/questions"),
+                                           ("grading-data/holdout/questions", "grading-data/questions")])
+def test_the_corpus_practice_questions_load(folder: str, other: str) -> None:
+    glossary = load_glossary(ROOT / "content")
+    ids = [q.id for q in load_bank(ROOT / folder, glossary=glossary)]
+    assert len(ids) >= 20 and len(ids) == len(set(ids))
+    # no practice question shadows a bank question, and the held-out set shares none with the corpus
+    assert not {q.id for q in load_bank(ROOT / "content")} & set(ids)
+    assert not {q.id for q in load_bank(ROOT / other, glossary=glossary)} & set(ids)
