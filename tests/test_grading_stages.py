@@ -532,3 +532,14 @@ def test_warm_works_out_the_guards_facts_before_the_first_answer() -> None:
     assert g.warm([ADHERENCE, CSAT_NPS]) == 2
     cached = g.matcher.__dict__.get("_guard_facts", {})
     assert {qid for qid, _ in cached} == {"t-adh-occ", "t-csat-nps"}
+
+
+@pytest.mark.parametrize("question, answer, advice", [
+    (BREACH, "ICO, 72 hours, breach log, GDPR, fine.", "list of terms"),
+    (NAME_THREE, "Health, life events, resilience, capability, age, GDPR.", "You listed 6 things and the question asks for 3"),
+    (NAME_THREE, "Health, life events, resilience.", ""),  # a list is the answer here
+    (BREACH, "Report it to the ICO within 72 hours.", ""),
+])
+def test_a_list_that_earns_nothing_says_why(question: Question, answer: str, advice: str) -> None:
+    m = Grader(GLOSSARY, model=False).grade(question, answer)
+    assert (advice in m.advice) if advice else m.advice == ""

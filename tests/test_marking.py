@@ -240,3 +240,17 @@ def test_i_was_right_reschedules_towards_the_learners_exam(store: Store, clock: 
     lid = store.find_learner("telegram", "4").id  # type: ignore[union-attr]
     card = store.card(lid, "a1")
     assert card is not None and card.due < datetime(2026, 3, 6, 4, tzinfo=clock.now.tzinfo)  # back before the day
+
+
+def test_a_list_of_terms_for_an_explain_question_is_told_why_it_earned_nothing(store: Store, clock: Clock) -> None:
+    from bot.channels.render import feedback_text
+
+    engine = make(store, clock)
+    engine.handle(LEARNER, Next())  # a1: "explain the idea" (refund, apology)
+    [fb] = [r for r in engine.handle(LEARNER, Answer("Refund. Apology. Manager. Voucher.")) if isinstance(r, Feedback)]
+    assert fb.marking.earned == 0
+    shown = feedback_text(fb)
+    assert "💡" in shown and "list of terms" in shown and "write a sentence for each idea" in shown
+    engine.handle(LEARNER, Next())
+    [fb] = [r for r in engine.handle(LEARNER, Answer("Offer a full refund and apologise sincerely.")) if isinstance(r, Feedback)]
+    assert "💡" not in feedback_text(fb)  # an answer in sentences gets no such tip

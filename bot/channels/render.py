@@ -46,6 +46,8 @@ def feedback_text(f: Feedback, escape: Fmt = _plain, bold: Fmt = _plain) -> str:
     for p in m.points:
         mark = "•" if f.shown else "✅" if p.earned else "🤔" if p.maybe else "❌"
         lines.append(f"{mark} {escape(p.point.text)}")
+    if not f.shown and m.advice:  # a list where the question asks to explain, a shotgun
+        lines += ["", f"💡 {escape(m.advice)}"]
     if not f.shown and m.maybe_points:  # the grader's "probably": a hint, never a mark
         lines += ["", f"🤔 Your answer may cover {'this point' if len(m.maybe_points) == 1 else 'these points'}: "
                       "compare it with the model answer below, and tap “I was right” if it does."]

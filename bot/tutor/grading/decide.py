@@ -92,7 +92,8 @@ class Grader:
         final = [r if r is not None else PointResult(cp.point, False, "", "none", "no evidence",
                                                      _NO_EVIDENCE_CONFIDENCE)
                  for r, cp in zip(results, compiled.points)]
-        return Marking(question.id, tuple(final), question.points_needed, truncated)
+        advice = "" if any(r.earned for r in final) else self.matcher.advice(reading)
+        return Marking(question.id, tuple(final), question.points_needed, truncated, advice)
 
     def _lexical(self, reading: Reading, n: int) -> PointResult | None:
         cp = reading.compiled.points[n]

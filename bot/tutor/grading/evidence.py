@@ -139,6 +139,19 @@ class Matcher:
         """The answer's sentences, analysed once (shared by every point and stage)."""
         return Reading(self, compiled, self._sentences(compiled, answer))
 
+    def advice(self, reading: Reading) -> str:
+        """Why a list earned nothing, for the learner: the question asks to explain, or for
+        fewer things than were listed. "" otherwise."""
+        c, s = reading.compiled, reading.sentences
+        if not s:
+            return ""
+        if s[0].shotgun:
+            return (f"You listed {s[0].list_items} things and the question asks for {c.asked_count}: "
+                    f"give the {c.asked_count} you are surest of, with a few words on each.")
+        if not c.asks_for_list and (s[0].in_term_list or all(x.list_items >= _LIST_ITEMS for x in s)):
+            return "Your answer is a list of terms, and this question asks you to explain: write a sentence for each idea."
+        return ""
+
     def candidates(self, reading: Reading, n: int) -> Iterator[tuple[_Sentence, str]]:
         """Each sentence (then each adjacent pair of short sentences) that states point `n`,
         in answer order, with the rule that matched: "term", "accept" or "point-words"."""

@@ -49,6 +49,7 @@ class Marking:
     points: tuple[PointResult, ...]
     needed: int
     truncated: bool = False
+    advice: str = ""  # a tip about the answer as a whole ("a list of terms: write a sentence each")
 
     @property
     def earned(self) -> int:
