@@ -480,7 +480,7 @@ def _deny_subject(tokens: list[Token], verb: int, v: Vocab) -> None:
                 return
 
 
-_BE_FORMS = frozenset(("is", "are", "was", "were", "be", "a"))
+_DISMISSAL_LINKS = frozenset(("is", "are", "was", "were", "be", "a"))  # "is unnecessary", "a waste of time"
 
 
 def _dismissed_subjects(tokens: list[Token], v: Vocab) -> None:
@@ -494,11 +494,11 @@ def _dismissed_subjects(tokens: list[Token], v: Vocab) -> None:
                 if tuple(surfaces[i:i + k]) != phrase:
                     continue
                 j = i - 1
-                while j >= 0 and tokens[j].surface in v.stopwords and tokens[j].surface not in _BE_FORMS:
+                while j >= 0 and tokens[j].surface in v.stopwords and tokens[j].surface not in _DISMISSAL_LINKS:
                     j -= 1  # "just", "really"
                 if not after_be:
                     _deny_subject(tokens, j + 1, v)
-                elif j >= 0 and tokens[j].surface in _BE_FORMS:
+                elif j >= 0 and tokens[j].surface in _DISMISSAL_LINKS:
                     _deny_subject(tokens, j, v)
 
 

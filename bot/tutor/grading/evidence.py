@@ -72,12 +72,12 @@ class Reading:
 _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|(?:eg|for example|for instance|such as|like)\b)\s*([^()]*?)(?:\)|$)",
                        re.I | re.S)
 # "Name the four drivers", "Give three ways", "List two": a prompt a list of terms can answer
-_LIST_PROMPT = re.compile(r"\b(?:name|list|give|state|identify|suggest|outline|describe|what are)\b(?:\W+[\w-]+){0,4}?"
-                          r"\W+(?:two|three|four|five|six|seven|\d+|some|several)\b"
+# "name three ...", "give two ...", "what are the four ...": the prompt asks for a number of things
+_ASKS = r"\b(?:name|list|give|state|identify|suggest|outline|describe|what are)\b(?:\W+[\w-]+){0,4}?\W+"
+_LIST_PROMPT = re.compile(_ASKS + r"(?:two|three|four|five|six|seven|\d+|some|several)\b"
                           r"|\bstands? for\b|\beach letter\b|\bletters\b", re.I)  # an acronym spelt out
-_COUNTS = re.compile(r"\b(?:name|list|give|state|identify|suggest|outline|describe|what are)\b(?:\W+[\w-]+){0,4}?"
-                     r"\W+(two|three|four|five|six|seven)\b", re.I)
-_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+_COUNTS = re.compile(_ASKS + r"(two|three|four|five|six|seven|[2-9])\b", re.I)
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 _LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
 _ITEM_WORDS = 4  # words in one item of a list of terms
 _SHOTGUN_ITEMS = 5  # a list of names this long, twice what the prompt asks for, is a shotgun
@@ -86,6 +86,15 @@ _ITEM_SPLIT = re.compile(r"[,;.\n\u2022]+|^\s*-\s", re.M)
 _CLAIM_SIGNS = re.compile(r"[=+:<>()\u2192\u2013\u2014]|\s-\s|\d\s*%|\b(?:e\.?g|eg|for example|such as|like)\b", re.I)
 _PRONOUNS = frozenset(("i", "you", "we", "they", "he", "she", "it", "this", "there", "my", "our", "your"))
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
+
+
+def _asked_count(prompt: str) -> int:
+    """How many things the prompt asks for ("give three ..."), or 0 if it says no number."""
+    m = _COUNTS.search(prompt)
+    if not m:
+        return 0
+    w = m.group(1).lower()
+    return int(w) if w.isdigit() else _COUNT_WORDS[w]
 
 
 class Matcher:
@@ -477,10 +486,9 @@ class Matcher:
         term_words = frozenset(k.stem for p in points for t in p.terms for k in t.keys if k.surface_stop)
         prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
         lists = bool(_LIST_PROMPT.search(q.prompt))
-        count = _COUNTS.search(q.prompt)
         return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
                          prompt_glosses, categories=categories, asks_for_list=lists, sounds=sounds,
-                         asked_count=_NUMBER_WORDS.get(count.group(1).lower(), 0) if count else 0)
+                         asked_count=_asked_count(q.prompt))
 
     def _categories(self, c: _Compiled, q: Question, prompt_stems: frozenset[str]) -> frozenset[str]:
         """Terms that tell the points apart: a point's first content word, used by another point
