@@ -10,7 +10,9 @@ in code is the machinery of English:
 - `stem(word)`: a light suffix stripper, so escalate / escalated / escalation agree;
 - number words and quantities: "one month" = "1 month" = "a month", "eighty per cent" =
   "80%", "four out of five" = "80%", "20 secs" = "20 seconds";
-- `tokenize(sentence)`: tokens with stems, negation scope, quantities and lexicon groups.
+- `tokenize(sentence)`: tokens with stems, negation scope, quantities and lexicon groups. A
+  negation denies what follows it; a negated dismissal ("large print isn't really needed") and
+  a dismissing predicate ("asking permission wastes time") deny their subject too.
 """
 
 from __future__ import annotations

@@ -17,7 +17,11 @@ rule that did. How a point is earned, for each sentence of the answer:
 4. **Term lists** (rule `term`). A sentence with no structure at all (no verb, article or
    preposition: "Goal, Reality, Options, Will") is a list. In a list, an item earns a point only
    if it names the point's term (its label, "Goal: ..."), or the list is mostly items that each
-   fully match an accept phrase; otherwise it is a bag of keywords and earns nothing.
+   fully match an accept phrase; otherwise it is a bag of keywords and earns nothing. An answer
+   that is only names, however punctuated ("Honesty. Realistic timescale. Updates. Process."),
+   is a list too. A list answers only a prompt that asks to name or list things, and not when it
+   names at least twice as many things as the prompt asks for (five or more): a shotgun. Such
+   an answer is told why it earned nothing (`Matcher.advice`).
 
 The question's own words never earn anything: key words the prompt uses are dropped, and an
 accept phrase that the prompt itself matches is ignored. Role swaps ("callers hang up" vs
