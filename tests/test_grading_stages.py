@@ -456,6 +456,17 @@ def test_the_committed_model_loads_and_grades_when_onnxruntime_is_installed() ->
     assert g.grade(BREACH, BREACH.prompt).hits == ()
 
 
+def test_a_pairs_logit_does_not_depend_on_what_is_scored_with_it() -> None:
+    pytest.importorskip("onnxruntime")
+    pairs = [("Report it to the ICO within 72 hours of becoming aware.", "tell the ico in 3 days"),
+             ("Record the breach in the breach log.", "I would write it up in the log and tell my team leader "
+                                                     "straight away, then call the customer back"),
+             ("Schedule adherence measures how closely an agent follows their schedule.", "sticking to your rota")]
+    alone = [model_mod.load().cross.logits([p])[0] for p in pairs]  # a fresh model each time: no cache
+    together = model_mod.load().cross.logits(pairs)
+    assert together == alone  # the same logit whatever shares the run: every replica grades alike
+
+
 # --------------------------------------------------------------------------- decisions and the CLI
 
 

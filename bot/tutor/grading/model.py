@@ -56,7 +56,11 @@ DATA_DIR = Path(__file__).resolve().parent / "weights"
 # answer that negates or swaps the point elsewhere is less likely to state it here)
 FEATURES = ("cross", "coverage", "log_words", "kept_share")
 _MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
-_BATCH = 2
+# One pair per run: the int8 model quantises its activations per run, over the whole batch, so
+# a pair's logit would move (by up to ~1 logit, measured) with whatever shares its batch. Alone,
+# a logit is a function of its pair only: the same in every replica, whatever else is graded, and
+# the same as the out-of-fold logits the heads were fitted on (scored one pair at a time too).
+_BATCH = 1
 _WINDOW_CHARS = 900    # ~200 tokens: most answers are one window, read whole as in training
 _MAX_WINDOWS = 3
 _POINT_ACCEPTS = 3
@@ -145,7 +149,6 @@ class CrossEncoder:
         with self._lock:
             have = {p: self._cache[p] for p in pairs if p in self._cache}
         todo = sorted(dict.fromkeys(p for p in pairs if p not in have), key=lambda p: len(p[0]) + len(p[1]))
-        # length-sorted small batches: little padding, bounded work per call
         for i in range(0, len(todo), _BATCH):
             chunk = todo[i:i + _BATCH]
             enc = self.tokenizer.encode_batch(chunk)
