@@ -372,6 +372,7 @@ class Vocab:
         self.dismissals = frozenset(lex.dismissals)
         self.dismissing_verbs = tuple(tuple(normalise(p, self).split()) for p in lex.dismissing_verbs)
         self.dismissing_words = tuple(tuple(normalise(p, self).split()) for p in lex.dismissing_words)
+        self.dismissing_firsts = frozenset(p[0] for p in self.dismissing_verbs + self.dismissing_words if p)
         self.clause_breaks = frozenset(lex.clause_breaks)
         self.not_category = frozenset(lex.not_category)
 
@@ -489,6 +490,8 @@ def _dismissed_subjects(tokens: list[Token], v: Vocab) -> None:
     """"asking permission wastes time", "proofreading is unnecessary": negate the subject of a
     dismissing predicate (lexicon `dismissing_verbs`, and `dismissing_words` after "be" or "a")."""
     surfaces = [t.surface for t in tokens]
+    if v.dismissing_firsts.isdisjoint(surfaces):
+        return
     for phrases, after_be in ((v.dismissing_verbs, False), (v.dismissing_words, True)):
         for phrase in phrases:
             k = len(phrase)

@@ -302,11 +302,13 @@ class Matcher:
         timescale, five working days, process, updates"; "Measurable. Time-bound. SMART.
         Deadline."). "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names.
         The number of items, or 0."""
-        if _CLAIM_SIGNS.search(answer):
-            return 0
+        if sum(answer.count(ch) for ch in ",;.\n\u2022") < _LIST_ITEMS - 1 or _CLAIM_SIGNS.search(answer):
+            return 0  # too few separators for four items, or a claim in it
         items = [x for x in _ITEM_SPLIT.split(answer) if _ALNUM.search(x)]
         if len(items) < _LIST_ITEMS:
             return 0
+        if any(len(item.split()) > 2 * _ITEM_WORDS for item in items):
+            return 0  # a sentence, not a name (before the cost of normalising)
         v = self.v
         for item in items:
             words = [w for w in normalise(item, v).split() if w.isalnum()]
