@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.tutor.grading.lexicon import Lexicon, bundled_lexicon
+from bot.tutor.grading.negation import deny_subject, dismissed_subjects, dismisses
 
 __all__ = ["Token", "Vocab", "default_vocab", "normalise", "stem", "split_sentences", "tokenize", "lowered"]
 
@@ -451,62 +452,6 @@ def _continues_predicate(tokens: list[Token], n: int, v: Vocab) -> bool:
     return not any(x.surface in v.predicate_verbs for x in tokens[n + 1:n + 4])
 
 
-_SUBJECT_REACH = 8  # content words a dismissal's negation reaches back over
-
-
-def _dismisses(tokens: list[Token], n: int, v: Vocab) -> bool:
-    """Whether the negation at `n` denies a dismissal predicate ("is not *needed*", "does not
-    really *matter*"): its first content word is one, not followed by "to" and a verb."""
-    for j in range(n + 1, min(len(tokens), n + 4)):
-        x = tokens[j]
-        if x.skip or x.surface in v.stopwords and x.surface not in v.dismissals:
-            continue
-        return x.surface in v.dismissals and not (j + 1 < len(tokens) and tokens[j + 1].surface == "to")
-    return False
-
-
-def _deny_subject(tokens: list[Token], verb: int, v: Vocab) -> None:
-    """Negate the subject before the predicate verb at `verb`, back to its clause's start."""
-    seen = 0
-    for j in range(verb - 1, -1, -1):
-        x = tokens[j]
-        if x.skip and x.surface in (",", ":", ";", "(", ")", "-"):
-            return
-        if x.surface in v.clause_breaks or x.surface in v.negations or x.surface in ("that", "which", "who"):
-            return
-        if x.skip:
-            continue
-        x.neg = not x.neg
-        if x.surface not in v.stopwords:
-            seen += 1
-            if seen >= _SUBJECT_REACH:
-                return
-
-
-_DISMISSAL_LINKS = frozenset(("is", "are", "was", "were", "be", "a"))  # "is unnecessary", "a waste of time"
-
-
-def _dismissed_subjects(tokens: list[Token], v: Vocab) -> None:
-    """"asking permission wastes time", "proofreading is unnecessary": negate the subject of a
-    dismissing predicate (lexicon `dismissing_verbs`, and `dismissing_words` after "be" or "a")."""
-    surfaces = [t.surface for t in tokens]
-    if v.dismissing_firsts.isdisjoint(surfaces):
-        return
-    for phrases, after_be in ((v.dismissing_verbs, False), (v.dismissing_words, True)):
-        for phrase in phrases:
-            k = len(phrase)
-            for i in range(len(tokens) - k + 1):
-                if tuple(surfaces[i:i + k]) != phrase:
-                    continue
-                j = i - 1
-                while j >= 0 and tokens[j].surface in v.stopwords and tokens[j].surface not in _DISMISSAL_LINKS:
-                    j -= 1  # "just", "really"
-                if not after_be:
-                    _deny_subject(tokens, j + 1, v)
-                elif j >= 0 and tokens[j].surface in _DISMISSAL_LINKS:
-                    _deny_subject(tokens, j, v)
-
-
 def tokenize(sentence: str, known: frozenset[str] = frozenset(),
              correct: Callable[[str], str] | None = None, v: Vocab | None = None) -> list[Token]:
     """Tokens of one sentence, with stems, negation scope, quantities and lexicon groups.
@@ -576,7 +521,7 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             nxt = tokens[n + 1]
             if not nxt.skip and (nxt.quantity or nxt.surface not in v.stopwords):
                 t.concepts = tuple(c for c in t.concepts if c[0] != v.before)
-    _dismissed_subjects(tokens, v)
+    dismissed_subjects(tokens, v)
     # negation scope: a cue negates the words after it up to a break or 4 content words;
     # "it is not true that ...", "not the case that ...": the whole clause after "that";
     # after a predicate verb ("is not", "should never") the whole predicate, to its clause's end
@@ -599,8 +544,8 @@ def tokenize(sentence: str, known: frozenset[str] = frozenset(),
             predicate = not clause and before is not None and before.surface in v.predicate_verbs
             if predicate:
                 scope = 40
-                if before is not None and _dismisses(tokens, n, v):
-                    _deny_subject(tokens, before.index, v)
+                if before is not None and dismisses(tokens, n, v):
+                    deny_subject(tokens, before.index, v)
             continue
         if clause and scope and t.surface == "that":
             scope = 12

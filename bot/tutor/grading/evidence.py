@@ -45,8 +45,8 @@ from rapidfuzz.process import extractOne
 from bot.tutor.bank import Glossary, MarkingPoint, Question
 from bot.tutor.grading.english import NUMBER_WORDS, Token, Vocab, default_vocab, lowered, normalise, split_sentences, stem, tokenize
 from bot.tutor.grading.spans import (
-    _ALNUM, _STEP, _WINDOW, _Compiled, _contradicts, _expand_prefix, _find, _Key, _pairs, _Phrase, _pieces, _Point,
-    _role, _Sentence, _singular, _sound_index, _sounds_like, _split_compound, _spots,
+    LIST_ITEMS, _ALNUM, _STEP, _WINDOW, _Compiled, _contradicts, _expand_prefix, _find, _Key, _pairs, _Phrase, _pieces, _Point,
+    _role, _Sentence, _singular, _sound_index, _sounds_like, _split_compound, _spots, term_list_items,
 )
 
 _CACHE_SIZE = 512
@@ -82,13 +82,7 @@ _LIST_PROMPT = re.compile(_ASKS + r"(?:two|three|four|five|six|seven|\d+|some|se
                           r"|\bstands? for\b|\beach letter\b|\bletters\b", re.I)  # an acronym spelt out
 _COUNTS = re.compile(_ASKS + r"(two|three|four|five|six|seven|[2-9])\b", re.I)
 _COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
-_LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
-_ITEM_WORDS = 4  # words in one item of a list of terms
 _SHOTGUN_ITEMS = 5  # a list of names this long, twice what the prompt asks for, is a shotgun
-_ITEM_SPLIT = re.compile(r"[,;.\n\u2022]+|^\s*-\s", re.M)
-# an item that says something of a name: "= ASA", "talk + hold", "Health - dementia", "(e.g. ...)"
-_CLAIM_SIGNS = re.compile(r"[=+:<>()\u2192\u2013\u2014]|\s-\s|\d\s*%|\b(?:e\.?g|eg|for example|such as|like)\b", re.I)
-_PRONOUNS = frozenset(("i", "you", "we", "they", "he", "she", "it", "this", "there", "my", "our", "your"))
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]\s+(?:is|=|stands for)\s+)?([^:.;]{1,60}):")
 
 
@@ -161,7 +155,7 @@ class Matcher:
         if s[0].shotgun:
             return (f"You listed {s[0].list_items} things and the question asks for {c.asked_count}: "
                     f"give the {c.asked_count} you are surest of, with a few words on each.")
-        if not c.asks_for_list and (s[0].in_term_list or all(x.list_items >= _LIST_ITEMS for x in s)):
+        if not c.asks_for_list and (s[0].in_term_list or all(x.list_items >= LIST_ITEMS for x in s)):
             return "Your answer is a list of terms, and this question asks you to explain: write a sentence for each idea."
         return ""
 
@@ -184,7 +178,7 @@ class Matcher:
     # ----------------------------------------------------------------- matching
 
     def _earns(self, c: _Compiled, n: int, cp: _Point, s: _Sentence) -> str:
-        if s.in_term_list or s.list_items >= _LIST_ITEMS:
+        if s.in_term_list or s.list_items >= LIST_ITEMS:
             if not c.asks_for_list:
                 return ""  # a list of terms answers "name three ...", not "explain why ..." ("ICO, 72 hrs" is terse, not a list)
             if s.shotgun:
@@ -287,37 +281,13 @@ class Matcher:
                 w = _Sentence(text, s.words[start:end], s.is_list, s.roles[start:end], s.clauses[start:end])
                 w.is_bag = s.is_list and self._is_bag(c, w.words, w.where)
                 out.append(w)
-        items = self._term_list(answer)
+        items = term_list_items(answer, self.v)
         if items:
             # asked for N things, given at least twice as many names (and five or more): a shotgun
             shotgun = bool(c.asked_count) and items >= max(2 * c.asked_count, _SHOTGUN_ITEMS)
             for s in out:
                 s.in_term_list, s.list_items, s.shotgun = True, items, shotgun
         return out
-
-    def _term_list(self, answer: str) -> int:
-        """The answer is a list of terms and nothing else: at least _LIST_ITEMS items (split at
-        commas, semicolons, full stops, new lines and bullets), each a name of at most
-        _ITEM_WORDS words with no verb, pronoun or link of a claim ("Honesty, realistic
-        timescale, five working days, process, updates"; "Measurable. Time-bound. SMART.
-        Deadline."). "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names.
-        The number of items, or 0."""
-        if sum(answer.count(ch) for ch in ",;.\n\u2022") < _LIST_ITEMS - 1 or _CLAIM_SIGNS.search(answer):
-            return 0  # too few separators for four items, or a claim in it
-        items = [x for x in _ITEM_SPLIT.split(answer) if _ALNUM.search(x)]
-        if len(items) < _LIST_ITEMS:
-            return 0
-        if any(len(item.split()) > 2 * _ITEM_WORDS for item in items):
-            return 0  # a sentence, not a name (before the cost of normalising)
-        v = self.v
-        for item in items:
-            words = [w for w in normalise(item, v).split() if w.isalnum()]
-            if not words or len(words) > _ITEM_WORDS:
-                return 0
-            if any(w in v.predicate_verbs or w in v.clause_breaks or w in v.negations or w in _PRONOUNS
-                   for w in words):
-                return 0
-        return len(items)
 
     def _sentence(self, c: _Compiled, text: str) -> _Sentence | None:
         if not _ALNUM.search(text):

@@ -17,7 +17,7 @@ from jellyfish import metaphone
 from rapidfuzz.distance import OSA
 
 from bot.tutor.bank import MarkingPoint, Question
-from bot.tutor.grading.english import Token, Vocab, split_sentences, stem
+from bot.tutor.grading.english import Token, Vocab, normalise, split_sentences, stem
 
 # --------------------------------------------------------------------------- compiled form
 
@@ -125,6 +125,38 @@ def _pieces(answer: str) -> list[str]:
         if text:
             out.append(text)
     return out
+
+
+LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
+_ITEM_WORDS = 4  # words in one item of a list of terms
+_ITEM_SPLIT = re.compile(r"[,;.\n\u2022]+|^\s*-\s", re.M)
+# an item that says something of a name: "= ASA", "talk + hold", "Health - dementia", "(e.g. ...)"
+_CLAIM_SIGNS = re.compile(r"[=+:<>()\u2192\u2013\u2014]|\s-\s|\d\s*%|\b(?:e\.?g|eg|for example|such as|like)\b", re.I)
+_PRONOUNS = frozenset(("i", "you", "we", "they", "he", "she", "it", "this", "there", "my", "our", "your"))
+
+
+def term_list_items(answer: str, v: Vocab) -> int:
+    """The answer is a list of terms and nothing else: at least LIST_ITEMS items (split at
+    commas, semicolons, full stops, new lines and bullets), each a name of at most
+    _ITEM_WORDS words with no verb, pronoun or link of a claim ("Honesty, realistic
+    timescale, five working days, process, updates"; "Measurable. Time-bound. SMART.
+    Deadline."). "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names.
+    The number of items, or 0."""
+    if sum(answer.count(ch) for ch in ",;.\n\u2022") < LIST_ITEMS - 1 or _CLAIM_SIGNS.search(answer):
+        return 0  # too few separators for four items, or a claim in it
+    items = [x for x in _ITEM_SPLIT.split(answer) if _ALNUM.search(x)]
+    if len(items) < LIST_ITEMS:
+        return 0
+    if any(len(item.split()) > 2 * _ITEM_WORDS for item in items):
+        return 0  # a sentence, not a name (before the cost of normalising)
+    for item in items:
+        words = [w for w in normalise(item, v).split() if w.isalnum()]
+        if not words or len(words) > _ITEM_WORDS:
+            return 0
+        if any(w in v.predicate_verbs or w in v.clause_breaks or w in v.negations or w in _PRONOUNS
+               for w in words):
+            return 0
+    return len(items)
 
 
 # Adjacent sentences are read together when each has at most this many words.
