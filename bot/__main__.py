@@ -92,6 +92,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                 out["score"] = round(marking.score, 4)
                 if args.explain:
                     out["maybe"] = [p.id for p in marking.maybe_points]
+                    out["advice"] = marking.advice  # why a list earned nothing, or ""
                     out["explain"] = [
                         {"point": r.point.id, "earned": r.earned, "maybe": r.maybe, "stage": r.stage,
                          "rule": r.rule, "confidence": round(r.confidence, 3), "borderline": r.borderline,
@@ -206,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answers", required=True, help="JSONL file of answers ('-' for standard input)")
     p.add_argument("--explain", action="store_true",
                    help="also print, per point, the deciding stage and rule, a confidence, and whether it is "
-                        "borderline or a 'may cover' hint (keys 'explain' and 'maybe')")
+                        "borderline or a 'may cover' hint (keys 'explain' and 'maybe'), and why a list "
+                        "of terms earned nothing (key 'advice')")
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("check-content", help="check the question bank and print a summary, or every error",

@@ -494,12 +494,14 @@ def test_grade_cli_explain_names_a_stage_for_every_point(tmp_path: Path, capsys:
     answers.write_text("\n".join(json.dumps(r) for r in [
         {"id": "a1", "question": "kpi-csat-vs-nps", "answer": "NPS: would recommend us"},
         {"id": "a2", "question": "kpi-csat-vs-nps", "answer": "idk"},
+        {"id": "a3", "question": "kpi-csat-vs-nps", "answer": "CSAT. NPS. Survey. Promoters. Detractors."},
     ]) + "\n")
     assert main(["grade", "--content", str(ROOT / "content"), "--answers", str(answers), "--explain"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["id"] for r in rows] == ["a1", "a2"]
+    assert [r["id"] for r in rows] == ["a1", "a2", "a3"]
+    assert rows[0]["advice"] == "" and "list of terms" in rows[2]["advice"]
     for r in rows:
-        assert {"hits", "score", "maybe", "explain"} <= set(r)
+        assert {"hits", "score", "maybe", "explain", "advice"} <= set(r)
         assert all(e["stage"] in ("lexical", "model", "guard", "none") and e["rule"] for e in r["explain"])
     assert main(["grade", "--content", str(ROOT / "content"), "--answers", str(answers)]) == 0
     plain = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
