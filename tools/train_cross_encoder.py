@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "bot" / "tutor" / "grading" / "weights"
 OOF = ROOT / "grading-data" / "cross_encoder_oof.json"
 MAX_LEN = 256
-SCORE_BATCH = 1  # pairs per onnxruntime run when scoring (bot/tutor/grading/model.py _BATCH)
+SCORE_BATCH = 1  # pairs per onnxruntime run when scoring: one, as bot/tutor/grading/model.py does
 
 
 def load_pairs(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

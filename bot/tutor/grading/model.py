@@ -56,11 +56,6 @@ DATA_DIR = Path(__file__).resolve().parent / "weights"
 # answer that negates or swaps the point elsewhere is less likely to state it here)
 FEATURES = ("cross", "coverage", "log_words", "kept_share")
 _MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
-# One pair per run: the int8 model quantises its activations per run, over the whole batch, so
-# a pair's logit would move (by up to ~1 logit, measured) with whatever shares its batch. Alone,
-# a logit is a function of its pair only: the same in every replica, whatever else is graded, and
-# the same as the out-of-fold logits the heads were fitted on (scored one pair at a time too).
-_BATCH = 1
 _WINDOW_CHARS = 900    # ~200 tokens: most answers are one window, read whole as in training
 _MAX_WINDOWS = 3
 _POINT_ACCEPTS = 3
@@ -148,19 +143,16 @@ class CrossEncoder:
         np = self._np
         with self._lock:
             have = {p: self._cache[p] for p in pairs if p in self._cache}
-        todo = sorted(dict.fromkeys(p for p in pairs if p not in have), key=lambda p: len(p[0]) + len(p[1]))
-        for i in range(0, len(todo), _BATCH):
-            chunk = todo[i:i + _BATCH]
-            enc = self.tokenizer.encode_batch(chunk)
-            width = max(len(e.ids) for e in enc)
-            arr = {k: np.zeros((len(enc), width), dtype=np.int64)
-                   for k in ("input_ids", "attention_mask", "token_type_ids")}
-            for r, e in enumerate(enc):
-                arr["input_ids"][r, :len(e.ids)] = e.ids
-                arr["attention_mask"][r, :len(e.ids)] = 1
-                arr["token_type_ids"][r, :len(e.ids)] = e.type_ids
-            for pair, z in zip(chunk, self.session.run(None, arr)[0]):
-                have[pair] = float(z)
+        # One pair per run: the int8 model quantises its activations per run, over the whole
+        # batch, so a batched pair's logit would move (by up to ~1 logit, measured) with whatever
+        # shares its batch. Alone, a logit is a function of its pair only: the same in every
+        # replica, and the same as the out-of-fold logits the heads were fitted on.
+        for pair in dict.fromkeys(p for p in pairs if p not in have):
+            e = self.tokenizer.encode(*pair)
+            arr = {"input_ids": np.array([e.ids], dtype=np.int64),
+                   "attention_mask": np.ones((1, len(e.ids)), dtype=np.int64),
+                   "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
+            have[pair] = float(self.session.run(None, arr)[0][0])
         with self._lock:
             for pair in pairs:
                 self._cache[pair] = have[pair]

@@ -31,6 +31,7 @@ class _Words(Protocol):  # the lists of an `english.Vocab` they read
     dismissing_words: tuple[tuple[str, ...], ...]
     dismissing_firsts: frozenset[str]
 
+
 _SUBJECT_REACH = 8  # content words a dismissal's negation reaches back over
 
 
