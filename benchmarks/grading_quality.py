@@ -27,7 +27,9 @@ The held-out set (grading-data/holdout/: its own questions and answers, by write
 read the grader, never trained, tuned or fitted on) is scored with the committed grader as it
 ships (lexical, and with the committed model and heads): no fold is needed, because nothing in
 the grader has seen it. Its practice questions are new; its bank-question answers are by new
-writers. Printed per source and kind (`--no-holdout` skips it).
+writers. Printed per source and kind (`--no-holdout` skips it). Batches written and labelled but
+not yet trained on (grading-data/next/) are scored the same way, as "unseen (next/)", until a
+retrain moves them into the corpus.
 """
 
 from __future__ import annotations
@@ -223,10 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--errors", help="print the disagreements of this system")
     ap.add_argument("--no-dev", action="store_true")
-    ap.add_argument("--holdout", default=str(ROOT / "grading-data" / "holdout"))
+    ap.add_argument("--holdout", action="append",
+                    help="a folder of answers nothing in the grader has seen (repeatable; default: "
+                         "grading-data/holdout and grading-data/next)")
     ap.add_argument("--no-holdout", action="store_true")
     ap.add_argument("--markdown", help="write the README's tables to this file")
     args = ap.parse_args(argv)
+    args.holdout = args.holdout or [str(ROOT / "grading-data" / "holdout"), str(ROOT / "grading-data" / "next")]
     systems = args.systems.split(",")
     corpus = tg.load_corpus(Path(args.corpus))
     if not corpus.answers:
@@ -341,19 +346,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"corpus": corpus.digest, "results": results, **extra}, indent=1, default=str))
     if not args.no_holdout:
-        held = _holdout(args, systems)
-        if args.json and held:
-            got = json.loads(Path(args.json).read_text())
-            got["holdout"] = held
-            Path(args.json).write_text(json.dumps(got, indent=1, default=str))
+        for folder in args.holdout:
+            held = _holdout(Path(folder), systems)
+            if args.json and held:
+                got = json.loads(Path(args.json).read_text())
+                got["holdout" if Path(folder).name == "holdout" else f"unseen:{Path(folder).name}"] = held
+                Path(args.json).write_text(json.dumps(got, indent=1, default=str))
     if not args.no_dev:
         _dev(args)
     return 0
 
 
-def _holdout(args: argparse.Namespace, systems: list[str]) -> dict[str, Any]:
-    """The held-out set, graded by the committed grader as it ships (nothing fitted here)."""
-    root = Path(args.holdout)
+def _holdout(root: Path, systems: list[str]) -> dict[str, Any]:
+    """A folder of answers the grader has never seen (the held-out set; batches written but not yet
+    trained on), graded by the committed grader as it ships (nothing fitted here)."""
     if not (root / "answers").exists():
         return {}
     held = tg.load_corpus(root)
@@ -370,16 +376,18 @@ def _holdout(args: argparse.Namespace, systems: list[str]) -> dict[str, Any]:
             m = g.grade(held.questions[a["question"]], a["answer"])
             hits[i], maybe[i] = set(m.hits), {p.id for p in m.maybe_points}
         preds[name] = (hits, maybe)
-    new_q = {qid for qid, q in held.questions.items() if q.topic.startswith("holdout")}
-    source = {"source": lambda a, q: ["held-out: new questions" if a["question"] in new_q else "held-out: bank questions"]}
-    print(f"\nheld-out set {held.digest}: {len(held.answers)} answers over "
+    bank = {q.id for q in tg.load_corpus(root / "none").questions.values()}
+    new_q = set(held.questions) - bank
+    name = "held-out" if root.name == "holdout" else f"unseen ({root.name}/)"
+    source = {"source": lambda a, q: [f"{name}: new questions" if a["question"] in new_q else f"{name}: bank questions"]}
+    print(f"\n{name} set {held.digest}: {len(held.answers)} answers over "
           f"{len({a['question'] for a in held.answers})} questions (never trained, tuned or fitted on)")
     out: dict[str, Any] = {"digest": held.digest, "n": len(held.answers)}
     for kname, key in {"overall": lambda a, q: ["all"], **source,
                        "kind": lambda a, q: [a.get("kind") or "?"]}.items():
         res = {s: score(held, h, m, key) for s, (h, m) in preds.items()}
         out[kname] = res
-        print_table(f"held-out, {kname}", res, sorted({n for r in res.values() for n in r}))
+        print_table(f"{name}, {kname}", res, sorted({n for r in res.values() for n in r}))
     return out
 
 
