@@ -376,7 +376,7 @@ def _holdout(root: Path, systems: list[str]) -> dict[str, Any]:
             m = g.grade(held.questions[a["question"]], a["answer"])
             hits[i], maybe[i] = set(m.hits), {p.id for p in m.maybe_points}
         preds[name] = (hits, maybe)
-    bank = {q.id for q in tg.load_corpus(root / "none").questions.values()}
+    bank = {q.id for q in load_bank(ROOT / "content")}
     new_q = set(held.questions) - bank
     name = "held-out" if root.name == "holdout" else f"unseen ({root.name}/)"
     source = {"source": lambda a, q: [f"{name}: new questions" if a["question"] in new_q else f"{name}: bank questions"]}
