@@ -17,11 +17,18 @@ sys.path.insert(0, str(ROOT / "tools"))
 import check_corpus  # noqa: E402
 
 
-@pytest.mark.parametrize("answers, questions", [
-    ("grading-data/answers", []),
-    ("grading-data/holdout/answers", ["--questions", "grading-data/holdout/questions"]),
-    ("grading-data/next/answers", ["--questions", "grading-data/next/questions"]),
-])
+def _has(folder: str, pattern: str) -> bool:
+    return any((ROOT / folder).glob(pattern))
+
+
+# grading-data/next/ holds batches written but not yet trained on; between retrains it may be empty
+ANSWER_SETS = [("grading-data/answers", []),
+               ("grading-data/holdout/answers", ["--questions", "grading-data/holdout/questions"])]
+if _has("grading-data/next/answers", "*.jsonl"):
+    ANSWER_SETS.append(("grading-data/next/answers", ["--questions", "grading-data/next/questions"]))
+
+
+@pytest.mark.parametrize("answers, questions", ANSWER_SETS)
 def test_every_labelled_answer_names_a_known_question_and_points(answers: str, questions: list[str],
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     args = [str(ROOT / answers)] + [q if q.startswith("--") else str(ROOT / q) for q in questions]
@@ -31,7 +38,8 @@ def test_every_labelled_answer_names_a_known_question_and_points(answers: str, q
     assert " answers over " in out and not out.startswith("0 answers")
 
 
-FOLDERS = ["grading-data/questions", "grading-data/holdout/questions", "grading-data/next/questions"]
+FOLDERS = ["grading-data/questions", "grading-data/holdout/questions"] + (
+    ["grading-data/next/questions"] if _has("grading-data/next/questions", "*.yaml") else [])
 
 
 @pytest.mark.parametrize("folder", FOLDERS)

@@ -540,6 +540,27 @@ def test_a_manifest_fitted_for_other_features_is_refused_and_grading_goes_on(
     assert Grader(GLOSSARY, model=model_mod.load_default()).grade(BREACH, "Tell the ICO within 72 hours.").hits
 
 
+def test_a_model_scored_with_another_onnxruntime_release_says_so_at_start_up(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("onnxruntime")
+    manifest = json.loads((model_mod.DATA_DIR / "manifest.json").read_text())
+    for name in ("cross.int8.onnx", "tokenizer.json"):
+        (tmp_path / name).symlink_to(model_mod.DATA_DIR / name)
+    for version, warned in (("0.9.1", True), ("", False)):
+        manifest["cross_encoder"]["onnxruntime"] = version
+        (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            model = model_mod.load(tmp_path)
+        assert ("onnxruntime 0.9.1, this is " + model.cross.runtime_version in caplog.text) is warned
+    manifest["cross_encoder"]["onnxruntime"] = model.cross.runtime_version
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        model_mod.load(tmp_path)
+    assert "onnxruntime" not in caplog.text
+
+
 def test_warm_works_out_the_guards_facts_before_the_first_answer() -> None:
     g = Grader(GLOSSARY, model=False)
     assert g.warm([ADHERENCE, CSAT_NPS]) == 2

