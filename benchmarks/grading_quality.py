@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             preds["model+doubt"] = _from_rows(rows, dheads, fold_of, doubts)[:2]
             # the doubt budget's trade-off: the same design at other doubt precisions
             sweep = {}
-            for dp in (0.5, 0.6, 2 / 3, 0.75, 0.8):
+            for dp in (0.3, 0.4, 0.45, 0.5, 0.6, 2 / 3, 0.75, 0.8):
                 alt, alt_heads = {}, {}
                 for f in range(args.folds):
                     train = [r for r in rows if fold_of[r.question] != f]
