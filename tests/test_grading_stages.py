@@ -265,6 +265,8 @@ NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
     ("life", "Life events: bereavement, job loss, relationship breakdown.", ["life events"]),
     ("resilience", "Resilience: low ability to withstand financial or emotional shocks.", ["resilience"]),
 ])
+NAME_THEM = _q("t-drivers-some", "Name some drivers of vulnerability an agent listens for.",
+               [(p.id, p.text, list(p.accept)) for p in NAME_THREE.marking_points])
 
 
 @pytest.mark.parametrize("question, answer, expected", [
@@ -288,12 +290,21 @@ NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
     # asked for three, given six names or more: a shotgun earns nothing; four or five are an answer
     (NAME_THREE, "Health, life events, resilience, capability, age, GDPR.", set()),
     (NAME_THREE, "Health, life events, resilience, capability, age.", {"health", "life", "resilience"}),
+    # "name some": with no number, the prompt asks for what its points name (three: six names are a shotgun)
+    (NAME_THEM, "Health, life events, resilience, capability, age, GDPR.", set()),
+    (NAME_THEM, "Health, life events, resilience, capability.", {"health", "life", "resilience"}),
     # items that say something are a terse answer, not a list of terms
     (BREACH, "ICO - within 72 hours. Breach log. GDPR. DPO.", {"ico", "log"}),
     (BREACH, "Report it to the ICO within 72 hours, log it, tell the DPO, GDPR.", {"ico", "log"}),
 ])
 def test_general_rules_from_the_examiner_reads(question: Question, answer: str, expected: set[str]) -> None:
     assert set(Grader(GLOSSARY, model=False).grade(question, answer).hits) == expected
+
+
+def test_a_shotgun_is_told_how_many_the_question_wants() -> None:
+    g = Grader(GLOSSARY, model=False)
+    assert "asks for 3" in g.grade(NAME_THREE, "Health, life events, resilience, capability, age, GDPR.").advice
+    assert "has 3 points" in g.grade(NAME_THEM, "Health, life events, resilience, capability, age, GDPR.").advice
 
 
 @pytest.mark.parametrize("text, quantities", [

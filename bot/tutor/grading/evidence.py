@@ -20,7 +20,8 @@ rule that did. How a point is earned, for each sentence of the answer:
    fully match an accept phrase; otherwise it is a bag of keywords and earns nothing. An answer
    that is only names, however punctuated ("Honesty. Realistic timescale. Updates. Process."),
    is a list too. A list answers only a prompt that asks to name or list things, and not when it
-   names at least twice as many things as the prompt asks for (five or more): a shotgun. Such
+   names at least twice as many things as the prompt asks for (five or more; a prompt that gives
+   no number, "name some ...", asks for as many as it has points): a shotgun. Such
    an answer is told why it earned nothing (`Matcher.advice`).
 
 The question's own words never earn anything: key words the prompt uses are dropped, and an
@@ -153,8 +154,9 @@ class Matcher:
         if not s:
             return ""
         if s[0].shotgun:
-            return (f"You listed {s[0].list_items} things and the question asks for {c.asked_count}: "
-                    f"give the {c.asked_count} you are surest of, with a few words on each.")
+            asks = f"asks for {c.asked_count}" if c.asked_count else f"has {len(c.points)} points"
+            return (f"You listed {s[0].list_items} things and the question {asks}: "
+                    f"give the {c.asked_count or len(c.points)} you are surest of, with a few words on each.")
         if not c.asks_for_list and (s[0].in_term_list or all(x.list_items >= LIST_ITEMS for x in s)):
             return "Your answer is a list of terms, and this question asks you to explain: write a sentence for each idea."
         return ""
@@ -284,7 +286,9 @@ class Matcher:
         items = term_list_items(answer, self.v)
         if items:
             # asked for N things, given at least twice as many names (and five or more): a shotgun
-            shotgun = bool(c.asked_count) and items >= max(2 * c.asked_count, _SHOTGUN_ITEMS)
+            # (where the prompt gives no number, the points it has are what it asks for)
+            asked = c.asked_count or len(c.points)
+            shotgun = items >= max(2 * asked, _SHOTGUN_ITEMS)
             for s in out:
                 s.in_term_list, s.list_items, s.shotgun = True, items, shotgun
         return out
