@@ -288,7 +288,7 @@ class Matcher:
             # asked for N things, given at least twice as many names (and five or more): a shotgun
             # (where the prompt gives no number, the points it has are what it asks for)
             asked = c.asked_count or len(c.points)
-            shotgun = items >= max(2 * asked, _SHOTGUN_ITEMS)
+            shotgun = c.asks_for_list and items >= max(2 * asked, _SHOTGUN_ITEMS)
             for s in out:
                 s.in_term_list, s.list_items, s.shotgun = True, items, shotgun
         return out
