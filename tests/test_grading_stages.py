@@ -244,6 +244,71 @@ def test_definitions_bind_to_their_terms(question: Question, answer: str, point:
         assert r.rule == "swapped-definition", r.explain()
 
 
+LISTENING = _q("t-listening", "Describe three active listening techniques an agent can use on a call.", [
+    ("paraphrase", "Paraphrase or summarise what the customer said to check understanding.",
+     ["summarise back what they said"]),
+    ("questions", "Ask clarifying or probing questions to understand fully.", ["ask probing questions"]),
+    ("acknowledge", "Use short verbal acknowledgements, such as 'I see', so the customer knows you are listening.",
+     ["saying i see"]),
+])
+TEMPLATES = _q("t-templates", "Give one benefit and one risk of using email templates.", [
+    ("benefit", "Templates make replies consistent, accurate and faster to write.", ["faster to write"]),
+    ("risk", "Replies can sound generic or robotic and may not answer the customer's actual question.",
+     ["sound robotic", "sounds generic"]),
+])
+ONE_TO_ONES = _q("t-one-to-ones", "Maya holds 7 one-to-ones a week: each takes her 45 minutes and takes the agent 30 "
+                 "minutes off the phones. How much time a week does it cost Maya, and the agents?", [
+    ("maya-5-25", "Maya spends 5 hours 15 minutes a week (7 x 45 minutes).", ["5 hours 15 minutes"]),
+    ("agents-3-5", "Agents spend 3.5 hours a week off the phones (7 x 30 minutes).", ["3.5 hours"]),
+])
+SHRINK_KINDS = _q("t-shrink-kinds", "Explain the two kinds of shrinkage, with an example of each.", [
+    ("planned", "Planned shrinkage is known in advance, such as breaks, training and team meetings.",
+     ["known in advance", "breaks and training"]),
+    ("unplanned", "Unplanned shrinkage cannot be scheduled, such as sickness or lateness.",
+     ["sickness or lateness", "sickness and lateness"]),
+])
+
+
+@pytest.mark.parametrize("question, answer, point, earned", [
+    # what a point says, said where the answer says what another point's subject is
+    (LISTENING, "Paraphrasing is asking probing questions to understand fully.", "questions", False),
+    (LISTENING, "Asking probing questions helps you understand fully.", "questions", True),
+    (LISTENING, "Paraphrasing is when you summarise back what they said, and you ask probing questions.",
+     "questions", True),
+    (TEMPLATES, "Benefit is that replies sound robotic. Risk is that they are faster to write.", "benefit", False),
+    (TEMPLATES, "Benefit is that replies sound robotic. Risk is that they are faster to write.", "risk", False),
+    (TEMPLATES, "The benefit is that replies are faster to write; the risk is that they sound robotic.", "benefit", True),
+    (TEMPLATES, "The benefit is that replies are faster to write; the risk is that they sound robotic.", "risk", True),
+    # a label opening the answer says whose figure follows
+    (ONE_TO_ONES, "Agents: 7 x 45 = 315 minutes = 5 hours 15 minutes.", "maya-5-25", False),
+    (ONE_TO_ONES, "Maya: 7 x 45 = 315 minutes = 5 hours 15 minutes.", "maya-5-25", True),
+    # the point's own subject, given another point's words and none of its own
+    # (the bank's question: its accept phrase "skills-based routing" names the point)
+    ("comm-acd-routing", "Skills-based routing means the call goes to the agent who has been idle the longest.",
+     "skills", False),
+    ("comm-acd-routing", "Skills-based routing means the call goes to the agent with the right skill or language.",
+     "skills", True),
+    # "the not planned one" is the unplanned kind
+    (SHRINK_KINDS, "The planned one is like breaks and training, the unplanned one is like sickness and lateness.",
+     "unplanned", True),
+    (SHRINK_KINDS, "The planned one is like sickness and lateness, the not planned one is like breaks and training.",
+     "unplanned", False),
+])
+def test_what_is_said_of_another_points_subject_earns_nothing(question: Question | str, answer: str, point: str,
+                                                             earned: bool) -> None:
+    if isinstance(question, str):
+        bank = load_bank(ROOT / "content")
+        question = next(q for q in bank if q.id == question)
+    r = next(r for r in Grader(GLOSSARY, model=False).grade(question, answer).points if r.point.id == point)
+    assert r.earned is earned, r.explain()
+
+
+def test_the_model_is_vetoed_where_a_point_is_said_of_another_points_subject() -> None:
+    answer = "Paraphrasing is asking the customer probing questions so you understand fully."
+    r = next(r for r in Grader(GLOSSARY, model=SURE).grade(LISTENING, answer).points if r.point.id == "questions")
+    assert not r.earned and (r.stage, r.rule) == ("guard", "swapped-definition"), r.explain()
+
+
 AIMS = _q("t-aims", "Name the two kinds of statement in a plan and explain the difference between them.", [
     ("aim", "An aim is a broad, long-term statement of intent.", ["aim is broad", "aim is long term"]),
     ("objective", "An objective is a specific, measurable, time-bound step.", ["objective is specific", "objective is measurable"]),

@@ -317,6 +317,7 @@ class Matcher:
             t.surface in self.v.structure_words and t.stem not in c.term_words for t in tokens)
         s = _Sentence(text, words, is_list, roles, clauses)
         s.is_bag = is_list and self._is_bag(c, words, s.where)
+        s.tokens = tokens  # the guards read them again
         return s
 
     def _is_bag(self, c: _Compiled, words: list[Token], where: dict[tuple[object, ...], list[int]]) -> bool:

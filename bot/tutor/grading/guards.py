@@ -11,6 +11,13 @@ to `sentence` earning point `n`, or "". Each guard is general (no question ids, 
   possessives, the second of two terms in a row and a pair's sentence boundary are respected.
   A term is named by its own words up to a plural or a slip, not by words derived from them
   ("processing" is not "the processor"); "X is called Y" defines Y.
+  The same guard reads the answer's side too (`said_of_another`): where the answer says what X is
+  ("Paraphrasing is asking probing questions", "Benefit is that it sounds robotic", a label:
+  "Agents: 7 x 45 = 5 hours 15"), X names another point (its id, term or label) and the point
+  neither names nor mentions X, the point's telling words there are said of that other point,
+  unless they are that point's own words; and what it says of the point's own subject is refused
+  where it carries another point's telling words and none of its own. This covers points that
+  define no term ("Ask probing questions"), where the point side has nothing to bind.
 - `wrong-number`: the point states a quantity (72 hours, one month, 80%) and the sentence states
   a different one of the same kind, not the point's ("within 30 days").
 - `no-time-limit`: the point states a time limit and the sentence states none ("report it to the
@@ -38,6 +45,9 @@ from rapidfuzz.distance import OSA
 
 from bot.tutor.grading.evidence import _LABEL
 from bot.tutor.grading.spans import _contradicts, _Key
+from bot.tutor.grading.subjects import (
+    _ARTICLES, _NOT_TERMS, _WORD_RE, part_tokens, point_names, said_of_another,
+)
 
 if TYPE_CHECKING:
     from bot.tutor.grading.english import Token
@@ -66,11 +76,8 @@ gets get starts start invites invite involves involve happens happen
 _STRONG_VERBS = frozenset("is are means mean measures measure refers describes defines".split())
 _MODALS = frozenset("must should can could will would may might shall".split())
 _FRAMES = frozenset("in with for during on under".split())
-_ARTICLES = frozenset("a an the".split())
-_NOT_TERMS = frozenset("it this that they there you we he she which what who one".split())
 _PIECES = re.compile(r"[;.,:]\s| and | while | whereas | but ")
 _POSSESSIVE = re.compile(r"([A-Za-z][\w-]*)(?:'s|’s|s'|s’)(?=\W|$)")
-_WORD_RE = re.compile(r"[A-Za-z][\w'&/-]*|\d+|=")
 _W = TypeVar("_W")
 # "X is called Y", "is known as Y": the term is Y (up to three words, to the clause's end)
 _CALLED = re.compile(r"\b(?:is|are)\s+(?:called|known\s+as|termed|named)\s+(?:an?\s+|the\s+)?"
@@ -142,6 +149,8 @@ class _QuestionFacts:
     family: bool                         # at least two points define different terms
     bodies: tuple[frozenset[str], ...]    # per point: bodies it names
     name_words: frozenset[str] = frozenset()  # stems of every term's name, alternates included
+    names: tuple[frozenset[str], ...] = ()  # per point: what names it (id words, term, label), for `said_of_another`
+    mentions: tuple[frozenset[str], ...] = ()  # per point: every stem and gloss its text and accept phrases say
 
 
 def _facts(reading: Reading) -> _QuestionFacts:
@@ -158,7 +167,9 @@ def _facts(reading: Reading) -> _QuestionFacts:
     terms = _rebound(reading, _terms_of(reading, raw))
     distinct = {t for t in terms if t is not None}
     name_words.update(st for t in terms if t is not None for st in t[1])
-    got = _QuestionFacts(tuple(terms), len(distinct) >= 2, _bodies_named(reading), frozenset(name_words))
+    names, mentions = point_names(reading, terms)
+    got = _QuestionFacts(tuple(terms), len(distinct) >= 2, _bodies_named(reading), frozenset(name_words),
+                         names, mentions)
     cache[key] = got
     return got
 
@@ -325,7 +336,7 @@ def _words_and_asides(reading: Reading, s: _Sentence) -> tuple[list[Token], set[
             starts.add(len(toks))
             breaks.add(len(toks))
             depth = 0
-            for t in reading.matcher._tokens(reading.compiled, part):
+            for t in part_tokens(reading, part):
                 if t.gloss >= 0 or t.quantity or t.surface.isalnum():
                     if depth:
                         aside.add(len(toks))
@@ -577,7 +588,8 @@ def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> 
             return "negation"
     if _denies_its_category(reading, n, s):
         return "negation"
-    if not (rule.endswith("term") and s.is_list) and swapped_definition(reading, n, s, rule):
+    if not (rule.endswith("term") and s.is_list) and (swapped_definition(reading, n, s, rule)
+                                                       or said_of_another(reading, n, s, _facts(reading).names, _facts(reading).mentions)):
         return "swapped-definition"
     got = numbers(reading, n, s)
     if got:

@@ -190,7 +190,7 @@ class _Sentence:
     """One sentence of an answer, analysed once: its words, what they name, its clauses."""
 
     __slots__ = ("text", "words", "is_list", "is_bag", "index", "roles", "clauses", "contra", "where", "parts",
-                 "in_term_list", "list_items", "shotgun")
+                 "in_term_list", "list_items", "shotgun", "tokens")
 
     def __init__(self, text: str, words: list[Token], is_list: bool,
                  roles: list[tuple[str, str] | None], clauses: list[int],
@@ -208,6 +208,7 @@ class _Sentence:
         self.roles = roles      # per word: ("people", "agent"), ("category", "hygiene") or None
         self.clauses = clauses  # per word: clause number within the sentence
         self.contra: frozenset[int] | None = None  # points this sentence contradicts (lazy)
+        self.tokens: list[Token] | None = None  # every token of the sentence, punctuation included
 
     def role_before(self, pos: int, family: str) -> str | None:
         """The role of that family named nearest before word `pos`, in the same clause."""
