@@ -46,7 +46,7 @@ from rapidfuzz.distance import OSA
 from bot.tutor.grading.evidence import _LABEL
 from bot.tutor.grading.spans import _contradicts, _Key
 from bot.tutor.grading.subjects import (
-    _ARTICLES, _NOT_TERMS, _WORD_RE, part_tokens, point_names, said_of_another,
+    _ARTICLES, _NOT_TERMS, _WORD_RE, _Term, part_tokens, point_names, said_of_another,
 )
 
 if TYPE_CHECKING:
@@ -134,13 +134,7 @@ def _id_subject(point_id: str, text: str) -> str:
     return ""
 
 
-# A term: (gloss ids, stems, the stems' polarities, its head stem or "", the words as written,
-# singular) — "schedule adherence" is (), ("schedul", "adher"), ("+", "+"), "adher",
-# ("schedule", "adherence"): named by "schedule adherence" or by its head alone, "adherence",
-# where no other term of the question shares it; "unplanned" is (), ("plan",), ("-",), "",
-# ("unplanned",). A word names a term's word in its own form only, up to a plural or a slip:
-# "processing" shares a stem with "processor" but does not name the processor.
-_Term = tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...], str, tuple[str, ...]]
+# A term (`subjects._Term`): how the guards read the words that name it.
 
 
 @dataclass(frozen=True)

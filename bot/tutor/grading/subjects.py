@@ -18,15 +18,20 @@ from bot.tutor.grading.evidence import _LABEL
 
 if TYPE_CHECKING:
     from bot.tutor.grading.english import Token
-    from bot.tutor.grading.evidence import Reading
-    from bot.tutor.grading.spans import _Key, _Sentence
+    from bot.tutor.grading.evidence import Matcher, Reading
+    from bot.tutor.grading.spans import _Compiled, _Key, _Sentence
 
 __all__ = ["point_names", "part_tokens", "said_of_another"]
 
 _ARTICLES = frozenset("a an the".split())
 _NOT_TERMS = frozenset("it this that they there you we he she which what who one".split())
 _WORD_RE = re.compile(r"[A-Za-z][\w'&/-]*|\d+|=")
-# A term as the guards read it: (gloss ids, stems, polarities, head stem, forms)
+# A term: (gloss ids, stems, the stems' polarities, its head stem or "", the words as written,
+# singular) — "schedule adherence" is (), ("schedul", "adher"), ("+", "+"), "adher",
+# ("schedule", "adherence"): named by "schedule adherence" or by its head alone, "adherence",
+# where no other term of the question shares it; "unplanned" is (), ("plan",), ("-",), "",
+# ("unplanned",). A word names a term's word in its own form only, up to a plural or a slip:
+# "processing" shares a stem with "processor" but does not name the processor.
 _Term = tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...], str, tuple[str, ...]]
 
 
@@ -39,11 +44,11 @@ uses used point points step steps part
 """.split())
 
 
-def _stems(m: object, c: object, text: str) -> frozenset[str]:
+def _stems(m: Matcher, c: _Compiled, text: str) -> frozenset[str]:
     """The stems of `text`'s words and its glossary terms ("g:3"), stop words left out."""
-    v = m.v  # type: ignore[attr-defined]
+    v = m.v
     out: set[str] = set()
-    for t in m._tokens(c, text):  # type: ignore[attr-defined]
+    for t in m._tokens(c, text):
         if t.gloss >= 0:
             out.add(f"g:{t.gloss}")
         elif t.surface.isalnum() and t.surface not in v.stopwords and not t.quantity:
