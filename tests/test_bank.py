@@ -79,6 +79,8 @@ BROKEN = [
     ("answer not a number", topic(GOOD_CHOICE.replace("answer: 1", "answer: one")), 8, ["(q-choice) answer", "expected a whole number"]),
     ("level out of range", topic(GOOD_FREE + "    level: 4\n"), 12, ["(q-free) level", "must be 1 (recall), 2 (explain or apply) or 3"]),
     ("level not a number", topic(GOOD_CHOICE + "    level: hard\n"), 9, ["(q-choice) level", "expected a whole number"]),
+    ("a number split by a flow list's comma", topic(GOOD_FREE.replace("[average handle time]", "[£6,000 a month, AHT]")), 10,
+     ["marking_points[0].accept[1]", "a comma inside a number split this list item", '"£6,000 a month"']),
 ]
 
 
@@ -88,6 +90,14 @@ def test_broken_file_names_file_line_and_field(tmp_path: Path, case: str, text: 
     hits = [p for p in problems if all(f in p for f in fragments)]
     assert hits, f"{case}: no problem mentions {fragments}: {problems}"
     assert re.match(rf"^\S*t1\.yaml:{line}[ :]", hits[0]), hits[0]
+
+
+def test_separate_list_items_that_are_numbers_are_not_a_split_number(tmp_path: Path) -> None:
+    path = tmp_path / "t1.yaml"
+    path.write_text(topic(GOOD_FREE.replace("[average handle time]", '[£800, 800 pounds, "£6,000 a month"]')),
+                    encoding="utf-8")
+    q = next(iter(load_bank(path)))
+    assert q.marking_points[0].accept == ("£800", "800 pounds", "£6,000 a month")
 
 
 def test_empty_file_is_an_error(tmp_path: Path) -> None:

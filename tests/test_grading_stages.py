@@ -381,6 +381,29 @@ def test_a_duration_in_parts_is_one_quantity(text: str, quantities: list[str]) -
     assert [t.surface for t in tokenize(text) if t.quantity] == quantities
 
 
+@pytest.mark.parametrize("text, quantities", [
+    # a decimal and a number with a thousands comma are one number each
+    ("168 divided by 2400 is 0.7%", ["q:n:168", "q:n:2400", "q:p:0.7"]),
+    ("Agents spend 3.5 hours a week", ["q:t:12600", "q:t:604800"]),
+    ("March is 7.5.", ["q:n:7.5"]),
+    ("£6,000 a month, 48,000 contacts", ["q:n:6000", "q:t:2592000", "q:n:48000"]),
+    ("seven and a half in every thousand", ["q:n:7.5", "q:n:1000"]),
+    ("72k a year, six grand a month", ["q:n:72000", "q:t:31536000", "q:n:6000", "q:t:2592000"]),
+    # a rate is not a duration: "6,000 per month" is not 6,000 months
+    ("6,000 per month", ["q:n:6000"]),
+])
+def test_numbers_are_read_whole(text: str, quantities: list[str]) -> None:
+    assert [t.surface for t in tokenize(text) if t.quantity] == quantities
+
+
+def test_a_wrong_decimal_is_a_wrong_number() -> None:
+    q = _q("t-abandon", "168 of 2,400 calls were abandoned. What is the abandonment rate?", [
+        ("result", "The abandonment rate is 7%.", ["7%", "seven percent"])])
+    wrong = Grader(GLOSSARY, model=False).grade(q, "168 divided by 2400 = 0.7%.").points[0]
+    right = Grader(GLOSSARY, model=False).grade(q, "168 divided by 2400 = 7%.").points[0]
+    assert not wrong.earned and right.earned, (wrong.explain(), right.explain())
+
+
 @pytest.mark.parametrize("answer", ["Tell the ICO within three days.", "tell the ico in 3 days",
                                     "Report it to the ICO within seventy-two hours."])
 def test_a_number_in_words_is_a_number_never_a_typo(answer: str) -> None:

@@ -6,6 +6,8 @@ every value carrying its 1-based line; `Collector` gathers problems as `file:lin
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -94,10 +96,28 @@ def _to_nodes(node: yaml.Node, loader: yaml.SafeLoader, out: Collector, path: st
             result[key] = value
         return Node(result, line, dupes)
     if isinstance(node, yaml.SequenceNode):
+        if node.flow_style:
+            _split_numbers(node, out, path)
         return Node(
             [_to_nodes(v, loader, out, f"{path}[{i}]") for i, v in enumerate(node.value)], line
         )
     return Node(loader.construct_object(node, deep=True), line)
+
+
+def _split_numbers(node: yaml.SequenceNode, out: Collector, path: str) -> None:
+    """`[£6,000 a month, 6000 per month]` is the list "£6", "000 a month", ...: a comma inside a
+    number, with no space after it, splits a flow list's item in two."""
+    items = node.value
+    for i in range(1, len(items)):
+        a, b = items[i - 1], items[i]
+        if (isinstance(a, yaml.ScalarNode) and isinstance(b, yaml.ScalarNode) and a.style is None
+                and b.style is None and a.value[-1:].isdigit() and _THREE_DIGITS.match(b.value)
+                and b.start_mark.index == a.end_mark.index + 1):
+            out.add(b.start_mark.line + 1, f"{path}[{i}]", f"a comma inside a number split this list item in two "
+                    f"({a.value!r}, {b.value!r}): put the phrase in quotes, \"{a.value},{b.value}\"")
+
+
+_THREE_DIGITS = re.compile(r"\d{3}(?!\d)")
 
 
 def join(path: str, key: str) -> str:

@@ -56,6 +56,7 @@ _SYMBOLS = [
 
 # Dotted abbreviations ("e.g.", "i.e.", "F.C.R.", "K.P.I.s"): their dots end no sentence.
 _DOTTED = re.compile(r"(?<![^\W\d_])[A-Za-z](?:\.[A-Za-z](?![^\W\d_]))+\.?(?:(?<=\.)s\b)?")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _CONTRACTION_TAILS = re.compile(r"(?<=[a-z])'(s|re|ve|ll|d|m)\b")
 _WORD = re.compile(r"\d+(?:[.,]\d+)?/\d+(?:[.,]\d+)?|\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[,:()\-]")
 _DIGIT_SUFFIX = re.compile(r"\b(\d+(?:\.\d+)?)([a-z]+)\b")
@@ -93,7 +94,9 @@ def normalise(text: str, v: Vocab | None = None) -> str:
     for pattern, repl in _SYMBOLS:
         t = pattern.sub(repl, t)
     t = _DIGIT_SUFFIX.sub(lambda m: m.group(1) + " " + m.group(2) if m.group(2) not in ("st", "nd", "rd", "th") else m.group(0), t)
-    words = re.findall(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]", t)
+    t = _THOUSANDS.sub("", t)  # "48,000" is one number
+    # a decimal is one word ("0.7%", "3.5 hours"): its point ends no sentence and splits nothing
+    words = re.findall(r"\d+\.\d+(?!\.?\d)|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]", t)
     out: list[str] = []
     for w in words:
         if w in v.contractions:
@@ -250,6 +253,12 @@ def _numbers(words: list[str], fillers: frozenset[str]) -> list[str]:
             out.append(w)
             i += 1
             continue
+        if j + 2 < n and words[j] == "and" and words[j + 1] == "a" and words[j + 2] == "half" and val == int(val):
+            val += 0.5  # "seven and a half" is 7.5
+            j += 3
+        if j < n and words[j] in ("k", "grand") and val < 1000:
+            val *= 1000  # "72k", "six grand"
+            j += 1
         # "four out of (every) five" -> 80 percent
         if j + 2 < n and words[j] == "out" and words[j + 1] == "of":
             k = j + 2
@@ -262,8 +271,8 @@ def _numbers(words: list[str], fillers: frozenset[str]) -> list[str]:
                     i = k + 1
                     continue
         k = j
-        while k < n and words[k] in fillers and k - j < 2:
-            k += 1
+        while k < n and words[k] in fillers and words[k] != "per" and k - j < 2:
+            k += 1  # ("6,000 per month" is a rate, not 6,000 months)
         if k < n and words[k] in UNIT_WORDS and not (words[k] in ("m", "d", "p") and k != j):
             dim, size = UNIT_WORDS[words[k]]
             total = val * size
