@@ -396,6 +396,17 @@ def test_numbers_are_read_whole(text: str, quantities: list[str]) -> None:
     assert [t.surface for t in tokenize(text) if t.quantity] == quantities
 
 
+def test_a_calculations_results_in_a_row_are_not_a_list_of_terms() -> None:
+    q = _q("t-net", "A step adds 30 seconds to each of 20,000 calls and prevents 2,000 calls of 7 minutes. "
+           "Work out the minutes it adds, the minutes it saves and the net effect.", [
+        ("minutes-added", "It adds 20,000 x 0.5 = 10,000 minutes a month.", ["10,000 minutes"]),
+        ("minutes-saved", "It saves 2,000 x 7 = 14,000 minutes a month.", ["14,000 minutes"]),
+        ("net-saving", "Overall it saves 4,000 minutes a month.", ["4,000 minutes"]),
+    ])
+    m = Grader(GLOSSARY, model=False).grade(q, "+10,000 min added, 14,000 min saved, net 4,000 min saved.")
+    assert set(m.hits) == {"minutes-added", "minutes-saved", "net-saving"}, [r.explain() for r in m.points]
+
+
 def test_a_wrong_decimal_is_a_wrong_number() -> None:
     q = _q("t-abandon", "168 of 2,400 calls were abandoned. What is the abandonment rate?", [
         ("result", "The abandonment rate is 7%.", ["7%", "seven percent"])])

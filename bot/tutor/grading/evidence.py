@@ -313,11 +313,11 @@ class Matcher:
             roles.append(_role(self.v, c, t))
         if not words:
             return None
-        # (two quantities with units, "10,000 min added, 14,000 saved, net 4,000 min", are a
+        # (two durations, "10,000 min added, 14,000 saved, net 4,000 min", are a
         # calculation's results, not a list of terms)
         is_list = len(words) >= 2 and not any(
             t.surface in self.v.structure_words and t.stem not in c.term_words for t in tokens) \
-            and sum(1 for t in words if t.quantity and not t.quantity.startswith("n:")) < 2
+            and sum(1 for t in words if t.quantity.startswith("t:")) < 2
         s = _Sentence(text, words, is_list, roles, clauses)
         s.is_bag = is_list and self._is_bag(c, words, s.where)
         s.tokens = tokens  # the guards read them again
