@@ -7,7 +7,6 @@ every value carrying its 1-based line; `Collector` gathers problems as `file:lin
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
