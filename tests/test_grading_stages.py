@@ -288,7 +288,7 @@ SHRINK_KINDS = _q("t-shrink-kinds", "Explain the two kinds of shrinkage, with an
      "skills", False),
     ("comm-acd-routing", "Skills-based routing means the call goes to the agent with the right skill or language.",
      "skills", True),
-    # "the not planned one" is the unplanned kind
+    # "the planned one", "the unplanned one": the kind, "one" standing for its noun
     (SHRINK_KINDS, "The planned one is like breaks and training, the unplanned one is like sickness and lateness.",
      "unplanned", True),
     (SHRINK_KINDS, "The planned one is like sickness and lateness, the not planned one is like breaks and training.",

@@ -134,9 +134,6 @@ def _id_subject(point_id: str, text: str) -> str:
     return ""
 
 
-# A term (`subjects._Term`): how the guards read the words that name it.
-
-
 @dataclass(frozen=True)
 class _QuestionFacts:
     terms: tuple[_Term | None, ...]       # per point: the term it defines, if any
@@ -582,9 +579,10 @@ def objection(reading: Reading, n: int, s: _Sentence, rule: str, stage: str) -> 
             return "negation"
     if _denies_its_category(reading, n, s):
         return "negation"
-    if not (rule.endswith("term") and s.is_list) and (swapped_definition(reading, n, s, rule)
-                                                       or said_of_another(reading, n, s, _facts(reading).names, _facts(reading).mentions)):
-        return "swapped-definition"
+    if not (rule.endswith("term") and s.is_list):
+        facts = _facts(reading)
+        if swapped_definition(reading, n, s, rule) or said_of_another(reading, n, s, facts.names, facts.mentions):
+            return "swapped-definition"
     got = numbers(reading, n, s)
     if got:
         return got
