@@ -330,6 +330,9 @@ NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
     ("life", "Life events: bereavement, job loss, relationship breakdown.", ["life events"]),
     ("resilience", "Resilience: low ability to withstand financial or emotional shocks.", ["resilience"]),
 ])
+WILL = _q("t-grow-will", "Explain what happens at the Will stage of GROW.", [
+    ("commitment", "The agent commits to specific actions and a timescale.", ["commitment to actions", "timescale"]),
+])
 NAME_THEM = _q("t-drivers-some", "Name some drivers of vulnerability an agent listens for.",
                [(p.id, p.text, list(p.accept)) for p in NAME_THREE.marking_points])
 
@@ -358,8 +361,15 @@ NAME_THEM = _q("t-drivers-some", "Name some drivers of vulnerability an agent li
     # "name some": with no number, the prompt asks for what its points name (three: six names are a shotgun)
     (NAME_THEM, "Health, life events, resilience, capability, age, GDPR.", set()),
     (NAME_THEM, "Health, life events, resilience, capability.", {"health", "life", "resilience"}),
+    # ... bulleted, or written with slashes; a capitalised name that is also a verb ("Will") is a name
+    (BREACH, "- ICO\n- 72 hours\n- breach log\n- GDPR", set()),
+    (BREACH, "ICO / 72 hours / breach log / GDPR / DPO", set()),
+    (WILL, "SMART, Will, way forward, commitment, timescale, review", set()),
+    (WILL, "In the Will stage the agent makes a commitment to actions with a timescale.", {"commitment"}),
     # items that say something are a terse answer, not a list of terms
     (BREACH, "ICO - within 72 hours. Breach log. GDPR. DPO.", {"ico", "log"}),
+    (BREACH, "Report it to the ICO / the regulator within 72 hours. Log it.", {"ico", "log"}),
+    (BREACH, "Tell the ICO in 72 hours. Log it. Will do it today. GDPR.", {"ico", "log"}),
     (BREACH, "Report it to the ICO within 72 hours, log it, tell the DPO, GDPR.", {"ico", "log"}),
 ])
 def test_general_rules_from_the_examiner_reads(question: Question, answer: str, expected: set[str]) -> None:

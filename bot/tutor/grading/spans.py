@@ -129,7 +129,10 @@ def _pieces(answer: str) -> list[str]:
 
 LIST_ITEMS = 4  # items from which a list is a list of terms, not a terse answer
 _ITEM_WORDS = 4  # words in one item of a list of terms
+_OTHER_SHARE = 5  # at most one item in this many may be other than a name
 _ITEM_SPLIT = re.compile(r"[,;.\n\u2022]+|^\s*-\s", re.M)
+_SLASHES = re.compile(r"\s/\s")  # "SAR / portability / consent / ...": a list written with slashes
+_BULLET = re.compile(r"^[ \t]*[-*\u2022][ \t]+", re.M)  # "- FOS" at a line's start: a bullet, not "X - Y"
 # an item that says something of a name: "= ASA", "talk + hold", "Health - dementia", "(e.g. ...)"
 _CLAIM_SIGNS = re.compile(r"[=+:<>()\u2192\u2013\u2014]|\s-\s|\d\s*%|\b(?:e\.?g|eg|for example|such as|like)\b", re.I)
 _PRONOUNS = frozenset(("i", "you", "we", "they", "he", "she", "it", "this", "there", "my", "our", "your"))
@@ -137,25 +140,35 @@ _PRONOUNS = frozenset(("i", "you", "we", "they", "he", "she", "it", "this", "the
 
 def term_list_items(answer: str, v: Vocab) -> int:
     """The answer is a list of terms and nothing else: at least LIST_ITEMS items (split at
-    commas, semicolons, full stops, new lines and bullets), each a name of at most
-    _ITEM_WORDS words with no verb, pronoun or link of a claim ("Honesty, realistic
-    timescale, five working days, process, updates"; "Measurable. Time-bound. SMART.
-    Deadline."). "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names.
-    The number of items, or 0."""
-    if sum(answer.count(ch) for ch in ",;.\n\u2022") < LIST_ITEMS - 1 or _CLAIM_SIGNS.search(answer):
+    commas, semicolons, full stops, new lines and bullets, and at slashes when they run through
+    the whole answer), each a name of at most _ITEM_WORDS words with no verb, pronoun or link
+    of a claim ("Honesty, realistic timescale, five working days, process, updates";
+    "Measurable. Time-bound. SMART. Deadline."; "- FOS\n- final response\n- free\n- 8 wks").
+    "Queue 40s = ASA, excluded" and "talk + hold + ACW" are claims, not names. One item in
+    five may be a capitalised word that is also a verb or a pronoun ("Will" in a list of
+    GROW's stages, "IT"). The number of items, or 0."""
+    if len(_SLASHES.findall(answer)) >= LIST_ITEMS - 1:
+        answer = _SLASHES.sub(", ", answer)  # (one " / " among sentences is "this / that")
+    if sum(answer.count(ch) for ch in ",;.\n\u2022") < LIST_ITEMS - 1 or _CLAIM_SIGNS.search(_BULLET.sub("", answer)):
         return 0  # too few separators for four items, or a claim in it
     items = [x for x in _ITEM_SPLIT.split(answer) if _ALNUM.search(x)]
     if len(items) < LIST_ITEMS:
         return 0
     if any(len(item.split()) > 2 * _ITEM_WORDS for item in items):
         return 0  # a sentence, not a name (before the cost of normalising)
+    others = 0
     for item in items:
         words = [w for w in normalise(item, v).split() if w.isalnum()]
-        if not words or len(words) > _ITEM_WORDS:
+        if not words:
             return 0
-        if any(w in v.predicate_verbs or w in v.clause_breaks or w in v.negations or w in _PRONOUNS
-               for w in words):
-            return 0
+        claim = any(w in v.predicate_verbs or w in v.clause_breaks or w in v.negations or w in _PRONOUNS
+                    for w in words)
+        if len(words) > _ITEM_WORDS or (claim and not (len(words) == 1 and item.strip()[:1].isupper())):
+            return 0  # a verb, a negation or a pronoun: a claim ("Don't interrupt"), not a name
+        if claim:  # a capitalised name that is also a verb or a pronoun ("Will", "IT")
+            others += 1
+            if others * _OTHER_SHARE > len(items) or len(items) - others < LIST_ITEMS:
+                return 0
     return len(items)
 
 
