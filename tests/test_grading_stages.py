@@ -268,6 +268,16 @@ SHRINK_KINDS = _q("t-shrink-kinds", "Explain the two kinds of shrinkage, with an
      ["sickness or lateness", "sickness and lateness"]),
 ])
 
+STYLES = _q("t-styles", "Explain the difference between assertive and aggressive communication, and why an agent "
+            "should be assertive.", [
+    ("assertive-def", "Assertive communication is calm, clear and honest while respecting the customer.",
+     ["calm and clear"]),
+    ("aggressive-def", "Aggressive communication puts the agent's point across at the customer's expense: "
+                       "raising the voice, interrupting or blaming.",
+     ["raise your voice", "talk over them"]),
+    ("why-assertive", "Being assertive keeps the relationship and de-escalates the call.", ["keeps the relationship"]),
+])
+
 
 @pytest.mark.parametrize("question, answer, point, earned", [
     # what a point says, said where the answer says what another point's subject is
@@ -279,6 +289,9 @@ SHRINK_KINDS = _q("t-shrink-kinds", "Explain the two kinds of shrinkage, with an
     (TEMPLATES, "Benefit is that replies sound robotic. Risk is that they are faster to write.", "risk", False),
     (TEMPLATES, "The benefit is that replies are faster to write; the risk is that they sound robotic.", "benefit", True),
     (TEMPLATES, "The benefit is that replies are faster to write; the risk is that they sound robotic.", "risk", True),
+    # two other points about the same subject ("assertive"): it is still not this point's
+    (STYLES, "Assertive is when you raise your voice and talk over them.", "aggressive-def", False),
+    (STYLES, "Aggressive is when you raise your voice and talk over them.", "aggressive-def", True),
     # a label opening the answer says whose figure follows
     (ONE_TO_ONES, "Agents: 7 x 45 = 315 minutes = 5 hours 15 minutes.", "maya-5-25", False),
     (ONE_TO_ONES, "Maya: 7 x 45 = 315 minutes = 5 hours 15 minutes.", "maya-5-25", True),

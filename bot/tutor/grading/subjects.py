@@ -239,10 +239,10 @@ def said_of_another(reading: Reading, n: int, s: _Sentence, names: tuple[frozens
         owners = [j for j, name in enumerate(names) if name and name <= x]
         best = max((len(names[j]) for j in owners), default=0)
         owners = [j for j in owners if len(names[j]) == best]
-        if not owners or len({names[j] for j in owners}) < len(owners) and n not in owners \
-                or (n not in owners and max(said(j, toks) for j in owners) >= claims):
-            # no point's subject, or one several share; or what is said of it is its own (the
-            # point's words there are about something else: "abandonment rate is callers who hang up")
+        if not owners or (n not in owners and max(said(j, toks) for j in owners) >= claims):
+            # no point's subject (several others sharing it is still not this one's); or what is
+            # said of it is its own (the point's words there are about something else: "abandonment
+            # rate is callers who hang up")
             free += claims
         elif n in owners or any(names[j] <= mentions[n] for j in owners) or x <= mentions[n]:
             mine += claims
