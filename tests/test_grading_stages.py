@@ -399,6 +399,12 @@ def test_a_shotgun_is_told_how_many_the_question_wants() -> None:
     ("8 minutes 40 seconds", ["q:t:520"]),
     ("an hour and five minutes", ["q:t:3900"]),
     ("8 minutes", ["q:t:480"]),
+    # halves: of a unit, and "one and a half" (not a bare half beside a whole unit)
+    ("an hour and a half", ["q:t:5400"]),
+    ("one and a half hours", ["q:t:5400"]),
+    ("half an hour", ["q:t:1800"]),
+    ("a minute and a half", ["q:t:90"]),
+    ("one and a half", ["q:n:1.5"]),
 ])
 def test_a_duration_in_parts_is_one_quantity(text: str, quantities: list[str]) -> None:
     assert [t.surface for t in tokenize(text) if t.quantity] == quantities

@@ -233,9 +233,13 @@ def _numbers(words: list[str], fillers: frozenset[str]) -> list[str]:
         if w[:1].isdigit() and _DECIMAL.fullmatch(w):
             val = float(w)
             j = i + 1
-        elif w in _UNITS and w not in ("once", "twice") and not (w == "one" and not (i + 1 < n and (words[i + 1] in UNIT_WORDS or words[i + 1] in fillers or words[i + 1] == "out"))):
+        elif w in _UNITS and w not in ("once", "twice") and not (w == "one" and not (i + 1 < n and (
+                words[i + 1] in UNIT_WORDS or words[i + 1] in fillers or words[i + 1] == "out"
+                or words[i + 1:i + 4] == ["and", "a", "half"]))):
             val = float(_UNITS[w])
             j = i + 1
+            if w == "half" and j + 1 < n and words[j] in ("a", "an") and words[j + 1] in UNIT_WORDS:
+                j += 1  # "half an hour" is 30 minutes
             if w in _TENS and j < n and words[j] in _UNITS and _UNITS[words[j]] < 10:
                 val += _UNITS[words[j]]
                 j += 1
@@ -277,6 +281,9 @@ def _numbers(words: list[str], fillers: frozenset[str]) -> list[str]:
             dim, size = UNIT_WORDS[words[k]]
             total = val * size
             i = k + 1
+            if words[i:i + 3] == ["and", "a", "half"]:
+                total += size / 2  # "an hour and a half"
+                i += 3
             # "8 minutes 40 seconds", "an hour and five minutes": one duration, not "8 minutes"
             while dim == "t":
                 a = i + (1 if i < n and words[i] == "and" else 0)
