@@ -522,6 +522,30 @@ def test_guards_veto_the_model(answer: str, point: str, rule: str) -> None:
     assert not r.earned and r.stage == "guard" and r.rule == rule, r.explain()
 
 
+FORTNIGHT = _q("t-fortnight", "Maya has 14 agents. Each has a 30-minute one-to-one every two weeks, and Maya "
+               "spends 15 minutes preparing each. How much of Maya's time a week do one-to-ones take? And what "
+               "does a service level of 80/20 mean?", [
+    ("maya-5-15", "Maya spends 5 hours 15 minutes a week (14 x 45 minutes every two weeks).",
+     ["5 hours 15 minutes"]),
+    ("define-80-20", "80/20 means 80% of calls answered within 20 seconds.", ["80% in 20 seconds"]),
+])
+
+
+@pytest.mark.parametrize("answer, point, earned", [
+    # the working's figures (45 minutes) stated, the result wrong: no mark, however sure the model is
+    ("14 x 45 mins = 630 mins = 10.5 hrs a week for Maya.", "maya-5-15", False),
+    ("14 x 45 = 630 minutes a fortnight, so Maya spends 5 hrs 15 mins a week.", "maya-5-15", True),
+    # the percentage right and the time wrong: the time is the point's too
+    ("80/20 means 80% of calls are answered within 20 minutes.", "define-80-20", False),
+    ("80/20 means 80% of calls are answered within 20 secs.", "define-80-20", True),
+])
+def test_a_wrong_result_is_vetoed_though_its_working_is_right(answer: str, point: str, earned: bool) -> None:
+    r = next(r for r in Grader(GLOSSARY, model=SURE).grade(FORTNIGHT, answer).points if r.point.id == point)
+    assert r.earned is earned, r.explain()
+    if not earned:
+        assert (r.stage, r.rule) == ("guard", "wrong-number"), r.explain()
+
+
 def test_guards_veto_the_model_on_a_swapped_definition() -> None:
     answer = "Occupancy means sticking closely to the plan of when you do things during your shift."
     r = Grader(GLOSSARY, model=SURE).grade(ADHERENCE, answer).points[0]

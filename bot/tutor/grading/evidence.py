@@ -74,6 +74,7 @@ class Reading:
 
 
 # "(e.g. pay, ...)", ", such as pay": examples; a whole word only ("likely" is no "like")
+_ASIDES = re.compile(r"\([^()]*\)")
 _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|(?:eg|for example|for instance|such as|like)\b)\s*([^()]*?)(?:\)|$)",
                        re.I | re.S)
 # "Name the four drivers", "Give three ways", "List two": a prompt a list of terms can answer
@@ -471,7 +472,8 @@ class Matcher:
         prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
         lists = bool(_LIST_PROMPT.search(q.prompt))
         return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
-                         prompt_glosses, categories=categories, asks_for_list=lists, sounds=sounds,
+                         prompt_glosses, frozenset(t.quantity for t in prompt_tokens if t.quantity),
+                         categories=categories, asks_for_list=lists, sounds=sounds,
                          asked_count=_asked_count(q.prompt))
 
     def _categories(self, c: _Compiled, q: Question, prompt_stems: frozenset[str]) -> frozenset[str]:
@@ -577,7 +579,11 @@ class Matcher:
                     terms.append(_Phrase(tuple(pk), name))
         is_example = bool(examples and re.search(r"\bexamples?\b", text, re.I))
         roles, category = self._roles(c, text, alternatives)
-        return _Point(mp, tuple(keys), quantities, tuple(accepts), tuple(terms), roles=roles,
+        given = {t.quantity for t in prompt_tokens if t.quantity}
+        main = _ASIDES.sub(" ", text)  # "(7 x 45 minutes = 315 minutes)" is the working, not the result
+        results = tuple(dict.fromkeys(k.quantity for k in (self._keys(c, main) if main != text else all_keys)
+                                      if k.quantity in quantities and k.quantity not in given))
+        return _Point(mp, tuple(keys), quantities, tuple(accepts), tuple(terms), roles=roles, results=results,
                       category=category if is_example else "", is_example=is_example and bool(category))
 
     def _roles(self, c: _Compiled, text: str, alternatives: list[str]) -> tuple[dict[str, tuple[str, str]], str]:

@@ -482,6 +482,17 @@ def _quantities(cp_quantities: tuple[str, ...], s: _Sentence) -> tuple[bool, boo
 
 def numbers(reading: Reading, n: int, s: _Sentence) -> str:
     cp = reading.compiled.points[n]
+    if cp.results:
+        # what the point works out is not stated, and a figure of that kind that neither the
+        # point nor the prompt gives is: a wrong result, whatever inputs it shares ("14 x 45 mins
+        # = 10.5 hrs" for "5 hours 15 minutes a week (7 x 45 minutes)", "80% within 20 minutes"
+        # for "80% within 20 seconds"); of each kind of figure (time, percentage, ...) apart
+        have = {q for q, neg in s.index.quantities if not neg}
+        known = set(cp.quantities) | reading.compiled.prompt_quantities
+        for dim in {q.split(":", 1)[0] for q in cp.results}:
+            if not any(q in have for q in cp.results if q.startswith(dim + ":")) \
+                    and any(h.startswith(dim + ":") and h not in known for h in have):
+                return "wrong-number"
     if not cp.quantities:
         return ""
     stated, other = _quantities(cp.quantities, s)

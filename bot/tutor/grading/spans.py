@@ -260,6 +260,10 @@ class _Point:
     is_example: bool = False
     required: int = 0               # keys that are not optional (literal keys are optional)
     weight: float = 0.0             # their total weight
+    # the quantities it states that the prompt does not give: what a calculation works out
+    # ("5 hours 15 minutes", "80%"), not what it starts from (bare numbers are not read so:
+    # "times 100", "a half")
+    results: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,7 @@ class _Compiled:
     vocab_set: frozenset[str]
     term_words: frozenset[str] = frozenset()  # stop words that name a point ("Will")
     prompt_glosses: frozenset[int] = frozenset()  # glossary terms the prompt names
+    prompt_quantities: frozenset[str] = frozenset()  # the quantities the prompt gives
     corrections: dict[str, str] = field(default_factory=dict, compare=False)
     categories: frozenset[str] = frozenset()  # terms that tell points apart ("hygiene", "motivator")
     asks_for_list: bool = True  # the prompt asks to name or list things: a list can answer it
