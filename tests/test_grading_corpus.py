@@ -53,3 +53,21 @@ def test_the_corpus_practice_questions_load(folder: str) -> None:
     for other in FOLDERS:
         if other != folder:
             assert not {q.id for q in load_bank(ROOT / other, glossary=glossary)} & set(ids)
+
+
+def test_the_out_of_fold_logits_are_for_the_corpus_as_committed() -> None:
+    # the keys are answer positions: a batch added or moved without tools/extend_oof.py or a
+    # retrain would score every later answer by another answer's logit
+    import train_grader as tg
+
+    corpus = tg.load_corpus()
+    logits = tg.out_of_fold_logits(corpus)  # refuses a file made from another corpus
+    points = [{p.id for p in corpus.questions[a["question"]].marking_points} for a in corpus.answers]
+    keys = [k.split(":", 1) for k in logits]
+    assert all(int(i) < len(corpus.answers) and p in points[int(i)] for i, p in keys)
+    # every batch has logits for most of its answers (junk and keyword lists have none to read)
+    batches: dict[str, list[int]] = {}
+    for i, a in enumerate(corpus.answers):
+        batches.setdefault(a["id"].split("-")[0], []).append(i)
+    scored = {int(i) for i, _ in keys}
+    assert all(sum(i in scored for i in idx) >= 0.8 * len(idx) for idx in batches.values())
