@@ -343,6 +343,11 @@ NAME_THREE = _q("t-drivers", "Name three drivers of vulnerability.", [
     ("life", "Life events: bereavement, job loss, relationship breakdown.", ["life events"]),
     ("resilience", "Resilience: low ability to withstand financial or emotional shocks.", ["resilience"]),
 ])
+STANDARDS = _q("t-hard-soft", "Explain the difference between hard and soft service standards.", [
+    ("hard", "Hard standards: measurable targets, such as answering 80% of calls within 20 seconds.",
+     ["measurable targets"]),
+    ("soft", "Soft standards: behaviours that are harder to measure, such as empathy and tone.", ["behaviours"]),
+])
 WILL = _q("t-grow-will", "Explain what happens at the Will stage of GROW.", [
     ("commitment", "The agent commits to specific actions and a timescale.", ["commitment to actions", "timescale"]),
 ])
@@ -379,6 +384,10 @@ NAME_THEM = _q("t-drivers-some", "Name some drivers of vulnerability an agent li
     (BREACH, "ICO / 72 hours / breach log / GDPR / DPO", set()),
     (WILL, "SMART, Will, way forward, commitment, timescale, review", set()),
     (WILL, "In the Will stage the agent makes a commitment to actions with a timescale.", {"commitment"}),
+    # ... or a bag of keywords with no punctuation, even where it names a point's term
+    (STANDARDS, "measurable targets behaviours gdpr ico wallboard rota adherence sickness", set()),
+    (STANDARDS, "Hard standards are measurable targets; soft standards are behaviours like empathy.",
+     {"hard", "soft"}),
     # items that say something are a terse answer, not a list of terms
     (BREACH, "ICO - within 72 hours. Breach log. GDPR. DPO.", {"ico", "log"}),
     (BREACH, "Report it to the ICO / the regulator within 72 hours. Log it.", {"ico", "log"}),

@@ -187,6 +187,8 @@ class Matcher:
             if s.shotgun:
                 return ""  # "give two KPIs": six names at once is a shotgun, not an answer
         words = s.words
+        if s.is_bag and not c.asks_for_list:
+            return ""  # a bag of keywords answers no "explain" question, not even by naming a term
         for term in cp.terms:
             if _find(term.keys, words, literal=True, where=s.where):
                 return "term"
