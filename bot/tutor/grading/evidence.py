@@ -73,8 +73,9 @@ class Reading:
         return self._pairs
 
 
-# "(e.g. pay, ...)", ", such as pay": examples; a whole word only ("likely" is no "like")
+# "(7 x 45 minutes = 315 minutes)": an aside in a point's text (a calculation's working)
 _ASIDES = re.compile(r"\([^()]*\)")
+# "(e.g. pay, ...)", ", such as pay": examples; a whole word only ("likely" is no "like")
 _EXAMPLES = re.compile(r"(\(\s*|,?\s*\b)(?:e\.g\.|(?:eg|for example|for instance|such as|like)\b)\s*([^()]*?)(?:\)|$)",
                        re.I | re.S)
 # "Name the four drivers", "Give three ways", "List two": a prompt a list of terms can answer

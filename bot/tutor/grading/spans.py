@@ -149,7 +149,8 @@ def term_list_items(answer: str, v: Vocab) -> int:
     GROW's stages, "IT"). The number of items, or 0."""
     if len(_SLASHES.findall(answer)) >= LIST_ITEMS - 1:
         answer = _SLASHES.sub(", ", answer)  # (one " / " among sentences is "this / that")
-    if sum(answer.count(ch) for ch in ",;.\n\u2022") < LIST_ITEMS - 1 or _CLAIM_SIGNS.search(_BULLET.sub("", answer)):
+    if sum(answer.count(ch) for ch in ",;.\n\u2022") < LIST_ITEMS - 1 \
+            or _CLAIM_SIGNS.search(_BULLET.sub("", answer)):
         return 0  # too few separators for four items, or a claim in it
     items = [x for x in _ITEM_SPLIT.split(answer) if _ALNUM.search(x)]
     if len(items) < LIST_ITEMS:
