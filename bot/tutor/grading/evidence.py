@@ -458,7 +458,9 @@ class Matcher:
         prompt_tokens = [t for s in prompt_sentences for t in s]
         prompt_stems = frozenset(t.stem for t in prompt_tokens)
         categories = self._categories(proto, q, prompt_stems)
-        proto = _Compiled(q, (), frozenset(), known, proto.vocab, vocab_set, categories=categories, sounds=sounds)
+        given = frozenset(t.quantity for t in prompt_tokens if t.quantity)
+        proto = _Compiled(q, (), frozenset(), known, proto.vocab, vocab_set, prompt_quantities=given,
+                          categories=categories, sounds=sounds)
         points = []
         for mp in q.marking_points:
             points.append(self._compile_point(proto, mp, prompt_tokens, prompt_stems, prompt_sentences))
@@ -475,8 +477,7 @@ class Matcher:
         prompt_glosses = frozenset(t.gloss for t in prompt_tokens if t.gloss >= 0)
         lists = bool(_LIST_PROMPT.search(q.prompt))
         return _Compiled(q, tuple(points), prompt_stems, known, proto.vocab, vocab_set, term_words,
-                         prompt_glosses, frozenset(t.quantity for t in prompt_tokens if t.quantity),
-                         categories=categories, asks_for_list=lists, sounds=sounds,
+                         prompt_glosses, given, categories=categories, asks_for_list=lists, sounds=sounds,
                          asked_count=_asked_count(q.prompt))
 
     def _categories(self, c: _Compiled, q: Question, prompt_stems: frozenset[str]) -> frozenset[str]:
@@ -582,7 +583,7 @@ class Matcher:
                     terms.append(_Phrase(tuple(pk), name))
         is_example = bool(examples and re.search(r"\bexamples?\b", text, re.I))
         roles, category = self._roles(c, text, alternatives)
-        given = {t.quantity for t in prompt_tokens if t.quantity}
+        given = c.prompt_quantities
         main = _ASIDES.sub(" ", text)  # "(7 x 45 minutes = 315 minutes)" is the working, not the result
         results = tuple(dict.fromkeys(k.quantity for k in (self._keys(c, main) if main != text else all_keys)
                                       if k.quantity in quantities and k.quantity not in given))
