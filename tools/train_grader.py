@@ -383,8 +383,13 @@ def main(argv: list[str] | None = None) -> int:
           f"({corpus.skipped} skipped), sha256 {corpus.digest}", file=sys.stderr)
     oof = json.loads(OOF.read_text()).get("settings", {}) if OOF.exists() else {}
     shipped = json.loads((DATA_DIR / "cross.json").read_text())
-    differ = [k for k in ("pairs_sha256", "epochs", "closed_share", "closed_negatives", "freeze_embeddings", "seed")
+    # the heads are fitted to the fold models' logits: the shipped model must be trained the same
+    # way, on the same pairs or on the whole corpus those logits cover (a retrain of the shipped
+    # model after `tools/extend_oof.py` grew the corpus)
+    differ = [k for k in ("epochs", "closed_share", "closed_negatives", "freeze_embeddings", "seed")
               if oof.get(k) != shipped.get(k)]
+    if oof.get("pairs_sha256") != shipped.get("pairs_sha256") and oof.get("corpus_sha256") != shipped.get("corpus_sha256"):
+        differ.append("pairs_sha256 and corpus_sha256")
     if differ:  # the heads would be fitted to other models' logits than the one that ships
         raise SystemExit(f"{OOF.name} and weights/cross.json come from different training runs "
                          f"({', '.join(differ)} differ): train both with tools/train_cross_encoder.py")
