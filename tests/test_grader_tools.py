@@ -49,3 +49,18 @@ def test_keyword_lists_are_the_points_own_words_without_a_claim() -> None:
     lists = [text for pid, text, how in _made(Q) if how == "keyword_stuffing" and pid == "occupancy"]
     assert lists and all(", " in t and " is " not in t for t in lists)
     assert set(lists[0].split(", ")) <= {"Occupancy", "share", "logged-in", "time", "spent", "handling", "contacts"}
+
+
+def test_the_heads_are_fitted_only_to_logits_from_models_trained_like_the_shipped_one() -> None:
+    import train_grader
+
+    run = {"epochs": 2.0, "closed_share": 0.35, "closed_negatives": True, "freeze_embeddings": True, "seed": 12}
+    oof = {**run, "pairs_sha256": "p-old", "corpus_sha256": "c-new"}
+    # the same run
+    assert train_grader.training_differs(oof, {**run, "pairs_sha256": "p-old", "corpus_sha256": "c-old"}) == []
+    # the shipped model retrained on the whole corpus the (extended) out-of-fold file covers
+    assert train_grader.training_differs(oof, {**run, "pairs_sha256": "p-new", "corpus_sha256": "c-new"}) == []
+    # trained on other pairs of another corpus, or another way
+    assert train_grader.training_differs(oof, {**run, "pairs_sha256": "p-new", "corpus_sha256": "c-other"}) \
+        == ["pairs_sha256 and corpus_sha256"]
+    assert train_grader.training_differs(oof, {**run, "epochs": 1.0, "pairs_sha256": "p-old"}) == ["epochs"]

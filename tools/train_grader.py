@@ -367,6 +367,18 @@ def rule_precision(rows: list[Row]) -> dict[str, float]:
     return {k: round((sum(v) + 1) / (len(v) + 2), 3) for k, v in out.items() if len(v) >= 10}
 
 
+def training_differs(oof: dict[str, Any], shipped: dict[str, Any]) -> list[str]:
+    """What tells the fold models' training (the out-of-fold file's settings) from the shipped
+    model's (weights/cross.json). The heads are fitted to the fold models' logits, so the shipped
+    model must be trained the same way, on the same pairs or on the whole corpus those logits
+    cover (the shipped model retrained after `tools/extend_oof.py` grew the corpus)."""
+    differ = [k for k in ("epochs", "closed_share", "closed_negatives", "freeze_embeddings", "seed")
+              if oof.get(k) != shipped.get(k)]
+    if oof.get("pairs_sha256") != shipped.get("pairs_sha256") and oof.get("corpus_sha256") != shipped.get("corpus_sha256"):
+        differ.append("pairs_sha256 and corpus_sha256")
+    return differ
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "grading-data")
@@ -383,13 +395,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({corpus.skipped} skipped), sha256 {corpus.digest}", file=sys.stderr)
     oof = json.loads(OOF.read_text()).get("settings", {}) if OOF.exists() else {}
     shipped = json.loads((DATA_DIR / "cross.json").read_text())
-    # the heads are fitted to the fold models' logits: the shipped model must be trained the same
-    # way, on the same pairs or on the whole corpus those logits cover (a retrain of the shipped
-    # model after `tools/extend_oof.py` grew the corpus)
-    differ = [k for k in ("epochs", "closed_share", "closed_negatives", "freeze_embeddings", "seed")
-              if oof.get(k) != shipped.get(k)]
-    if oof.get("pairs_sha256") != shipped.get("pairs_sha256") and oof.get("corpus_sha256") != shipped.get("corpus_sha256"):
-        differ.append("pairs_sha256 and corpus_sha256")
+    differ = training_differs(oof, shipped)
     if differ:  # the heads would be fitted to other models' logits than the one that ships
         raise SystemExit(f"{OOF.name} and weights/cross.json come from different training runs "
                          f"({', '.join(differ)} differ): train both with tools/train_cross_encoder.py")
