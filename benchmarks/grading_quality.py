@@ -58,6 +58,7 @@ _UNITS = {
     "Manage customer service delivery in a contact centre": "unit: service delivery",
     "Develop customer service procedures for use in a contact centre": "unit: procedures",
 }
+SECOND = ROOT / "grading-data" / "second-examiner.jsonl"
 TARGETS = {"f1": (">=", 0.90), "fc": ("<=", 0.05), "trap": ("<=", 0.08), "para_r": (">=", 0.75), "swap": ("<=", 0.0)}
 
 
@@ -139,6 +140,52 @@ def score(corpus: tg.Corpus, hits: dict[int, set[str]], maybe: dict[int, set[str
             "maybe_right": b["maybe_right"] / b["maybe"] if b["maybe"] else None,
         }
     return out
+
+
+def load_second(path: Path) -> dict[str, set[str]]:
+    """A second examiner's blind marking of some corpus answers: answer id -> the points credited."""
+    out: dict[str, set[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out[str(row["id"])] = set(row["credit"])
+    return out
+
+
+def kappa(corpus: tg.Corpus, a: dict[int, set[str]], b: dict[int, set[str]], only: set[int]) -> float | None:
+    """Cohen's kappa of two markings over every (answer, marking point) pair of the answers `only`."""
+    both = n = ya = yb = 0
+    for i in only:
+        q = corpus.questions[corpus.answers[i]["question"]]
+        for p in q.marking_points:
+            x, y = p.id in a.get(i, set()), p.id in b.get(i, set())
+            n += 1
+            both += x == y
+            ya += x
+            yb += y
+    if not n:
+        return None
+    chance = (ya / n) * (yb / n) + (1 - ya / n) * (1 - yb / n)
+    return (both / n - chance) / (1 - chance) if chance < 1 else None
+
+
+def double_marked(corpus: tg.Corpus, preds: dict[str, tuple[dict[int, set[str]], dict[int, set[str]] | None]],
+                  second: dict[str, set[str]]) -> dict[str, Any]:
+    """The second examiner and every system, each against the corpus labels, on the answers both
+    examiners marked: how far from the examiners' own agreement each system is."""
+    idx = {a["id"]: i for i, a in enumerate(corpus.answers)}
+    ex2 = {idx[k]: v for k, v in second.items() if k in idx}
+    gold = {i: set(a["gold"]) for i, a in enumerate(corpus.answers)}
+
+    def key(a: dict[str, Any], q: Any) -> list[str]:
+        return ["double-marked"] if a["id"] in second else []
+
+    res = {s: score(corpus, h, m, key) for s, (h, m) in preds.items()}
+    res["examiner2"] = score(corpus, ex2, None, key)
+    only = set(ex2)
+    kappas = {s: kappa(corpus, h, gold, only) for s, (h, _) in preds.items()} | {"examiner2": kappa(corpus, ex2, gold, only)}
+    return {"results": res, "kappa": kappas, "answers": len(only),
+            "questions": len({corpus.answers[i]["question"] for i in only})}
 
 
 def _f(v: Any, w: int = 6) -> str:
@@ -230,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                          "grading-data/holdout and grading-data/next)")
     ap.add_argument("--no-holdout", action="store_true")
     ap.add_argument("--markdown", help="write the README's tables to this file")
+    ap.add_argument("--second", default=str(SECOND), help="a second examiner's blind marking of some corpus answers")
     args = ap.parse_args(argv)
     args.holdout = args.holdout or [str(ROOT / "grading-data" / "holdout"), str(ROOT / "grading-data" / "next")]
     systems = args.systems.split(",")
@@ -324,6 +372,15 @@ def main(argv: list[str] | None = None) -> int:
         for dp, f in extra["doubt_sweep"].items():
             print(f"  {dp:.3f}: P {_f(f['precision'], 0)} R {_f(f['recall'], 0)} F1 {_f(f['f1'], 0)} FC {_f(f['fc'], 0)} "
                   f"trap {_f(f['trap'], 0)} swap {_f(f['swap'], 0)} maybe {_f(f['maybe'], 0)} right {_f(f['maybe_right'], 0)}")
+    second = Path(args.second)
+    if second.exists() and preds:
+        dm = double_marked(corpus, preds, load_second(second))
+        print_table(f"double-marked: {dm['answers']} answers over {dm['questions']} questions, marked blind by a second "
+                    "examiner; each system and the second examiner against the corpus labels", dm["results"],
+                    ["double-marked"])
+        print("  Cohen's kappa over (answer, point) pairs, against the corpus labels: "
+              + ", ".join(f"{s} {_f(k, 0).strip()}" for s, k in dm["kappa"].items()))
+        extra["double_marked"] = dm
     overall = {s: results["overall"][s]["all"] for s in preds if "all" in results["overall"][s]}
     print("\ntargets (leave-questions-out):")
     for s, f in overall.items():

@@ -64,3 +64,22 @@ def test_the_heads_are_fitted_only_to_logits_from_models_trained_like_the_shippe
     assert train_grader.training_differs(oof, {**run, "pairs_sha256": "p-new", "corpus_sha256": "c-other"}) \
         == ["pairs_sha256 and corpus_sha256"]
     assert train_grader.training_differs(oof, {**run, "epochs": 1.0, "pairs_sha256": "p-old"}) == ["epochs"]
+
+
+def test_kappa_is_one_for_the_same_marking_and_zero_for_marks_no_better_than_chance() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import grading_quality as gq
+    import train_grader as tg
+
+    from bot.tutor.bank import Glossary
+
+    corpus = tg.Corpus(questions={Q.id: Q}, answers=[{"id": f"a{i}", "question": Q.id, "gold": []} for i in range(4)],
+                       glossary=Glossary())
+    a = {0: {"adherence"}, 1: {"occupancy"}, 2: set(), 3: {"adherence", "not-same"}}
+    assert gq.kappa(corpus, a, a, {0, 1, 2, 3}) == 1.0
+    # each marks half the pairs and they agree on half: no better than chance
+    every = {"adherence", "occupancy", "not-same"}
+    assert gq.kappa(corpus, {0: every, 1: every}, {0: every, 2: every}, {0, 1, 2, 3}) == 0.0
+    # disagreement on one pair in twelve lowers it, but not to chance
+    c = dict(a) | {2: {"not-same"}}
+    assert 0.5 < gq.kappa(corpus, a, c, {0, 1, 2, 3}) < 1.0

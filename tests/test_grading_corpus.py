@@ -71,3 +71,22 @@ def test_the_out_of_fold_logits_are_for_the_corpus_as_committed() -> None:
         batches.setdefault(a["id"].split("-")[0], []).append(i)
     scored = {int(i) for i, _ in keys}
     assert all(sum(i in scored for i in idx) >= 0.8 * len(idx) for idx in batches.values())
+
+
+def test_the_second_examiners_marks_are_for_corpus_answers_and_their_own_points() -> None:
+    # grading-data/second-examiner.jsonl: a blind second marking of some corpus answers, which the
+    # benchmark scores beside every system; a mark for a renamed point or a moved answer would
+    # silently count as a disagreement
+    import json
+
+    import train_grader as tg
+
+    corpus = tg.load_corpus()
+    by_id = {a["id"]: a for a in corpus.answers}
+    rows = [json.loads(line) for line in (ROOT / "grading-data" / "second-examiner.jsonl").read_text().splitlines()]
+    assert len(rows) >= 500 and len({r["id"] for r in rows}) == len(rows)
+    for r in rows:
+        points = {p.id for p in corpus.questions[by_id[r["id"]]["question"]].marking_points}
+        assert set(r["credit"]) <= points, r["id"]
+    # spread over the batches, not one batch's easy questions
+    assert len({r["id"].split("-")[0] for r in rows}) >= 20
