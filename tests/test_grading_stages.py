@@ -596,6 +596,38 @@ def test_a_doubted_lexical_mark_is_a_hint_not_a_mark() -> None:
     assert "ico" in Grader(GLOSSARY, model=trusting).grade(BREACH, "Tell the ICO within 72 hours of finding it.").hits
 
 
+class _PerPointCross(_SameCross):
+    """A cross-encoder whose logit depends only on the marking point it is asked about."""
+
+    def __init__(self, logit: dict[str, float]) -> None:
+        super().__init__()
+        self.logit = logit
+
+    def logits(self, pairs: list[tuple[str, str]]) -> list[float]:
+        self.seen.extend(pairs)
+        return [next((z for start, z in self.logit.items() if a.startswith(start)), -4.0) for a, _ in pairs]
+
+
+def test_a_lexical_mark_in_an_answer_where_the_model_finds_no_point_at_all_is_doubted() -> None:
+    # a doubt head on the best logit among the answer's points alone (FEATURES' last)
+    n = len(model_mod.FEATURES)
+    on_best = Head(tuple(0.0 for _ in range(n - 1)) + (1.0,), 0.0, tuple(0.0 for _ in range(n)),
+                   tuple(1.0 for _ in range(n)), 1.0, doubt=0.5)
+    answer = "Tell the ICO within 72 hours of finding it. Then write down what happened."
+    for log_logit, kept in ((4.0, True), (-4.0, False)):
+        cross = _PerPointCross({"Record the breach": log_logit})
+        model = SemanticModel(cross, _head(0.1, award=0.9, hint=0.3), doubt_head=on_best)  # type: ignore[arg-type]
+        m = Grader(GLOSSARY, model=model).grade(BREACH, answer)
+        assert ("ico" in m.hits) is kept, [r.explain() for r in m.points]
+        assert "log" not in m.hits
+    # the earned point is read even when no mark is doubted: its logit is every point's feature too
+    cross, lexical = _PerPointCross({}), Grader(GLOSSARY, model=False)
+    reading = lexical.matcher.read(lexical.matcher.compiled(BREACH), answer)
+    SemanticModel(cross, _head(0.1, award=0.9, hint=0.3)).decide(  # type: ignore[arg-type]
+        reading, [1], {0: lexical.grade(BREACH, answer).points[0]})
+    assert {a.split(" ")[0] for a, _ in cross.seen} == {"Report", "Record"}
+
+
 def test_below_the_hint_threshold_is_neither() -> None:
     m = Grader(GLOSSARY, model=_model(0.1)).grade(BREACH, "The data regulator hears about it in three days.")
     assert not m.points[0].earned and not m.points[0].maybe

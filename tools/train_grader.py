@@ -146,9 +146,10 @@ def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) ->
         compiled = grader.matcher.compiled(q)
         reading = grader.matcher.read(compiled, text)
         gold = set(a["gold"])
+        read: dict[int, tuple[list[Any], float]] = {}  # the points the model reads: kept sentences, logit
+        mine: list[tuple[int, Row]] = []
         for n, cp in enumerate(compiled.points):
             r = grader._lexical(reading, n)
-            x: list[float] | None = None
             rule = r.rule if r is not None else ""
             if r is None or r.earned:
                 kept, veto = kept_sentences(reading, n)
@@ -158,8 +159,14 @@ def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) ->
                 elif z is None:
                     missing += 1
                 else:
-                    x = feature_vector(reading, n, kept, z)[1]
-            rows.append(Row(i, q.id, cp.point.id, cp.point.id in gold, bool(r and r.earned), rule, x))
+                    read[n] = (kept, z)
+            mine.append((n, Row(i, q.id, cp.point.id, cp.point.id in gold, bool(r and r.earned), rule, None)))
+        # as the grader does: one batch of model calls per answer, then each point's features
+        top = max((z for _, z in read.values()), default=0.0)
+        for n, row in mine:
+            if n in read:
+                row.x = feature_vector(reading, n, read[n][0], read[n][1], top)[1]
+            rows.append(row)
         if progress and i % 500 == 0:
             print(f"  {i}/{len(corpus.answers)} answers read", file=sys.stderr)
     if missing:

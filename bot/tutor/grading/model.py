@@ -7,7 +7,8 @@ no guard objects to for that point: the guards
 run *first*, so a keyword list, a negated point, a swapped definition, a wrong number or body, an
 echo of the prompt or a fragment is never shown to the model. Its logit, with three lexical
 figures (how much of the point's wording is there, how much the answer says, the share of its
-sentences no guard objected to: `FEATURES`), goes through a
+sentences no guard objected to) and the best logit it gave any point of the answer (`FEATURES`),
+goes through a
 logistic head calibrated by temperature scaling; the head and both thresholds are fitted on
 out-of-fold logits (each from a model that never saw that question) by `tools/train_grader.py`,
 whose manifest (`weights/manifest.json`) records the training data hash, seed, figures and the
@@ -53,8 +54,10 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "weights"
 # the cross-encoder's logit; the share of the point's wording in the best kept sentence; how
 # much the answer says; and the share of its sentences no guard objected to for this point (an
-# answer that negates or swaps the point elsewhere is less likely to state it here)
-FEATURES = ("cross", "coverage", "log_words", "kept_share")
+# answer that negates or swaps the point elsewhere is less likely to state it here); and the
+# best logit the model gave any point of this answer it read (a lexical mark in an answer where
+# the model finds no point at all is what most false credit on answers that deserve nothing is)
+FEATURES = ("cross", "coverage", "log_words", "kept_share", "best_cross")
 _MAX_TOKENS = 256      # as trained (tools/train_cross_encoder.py MAX_LEN)
 _WINDOW_CHARS = 900    # ~200 tokens: most answers are one window, read whole as in training
 _MAX_WINDOWS = 3
@@ -89,13 +92,16 @@ def judged_text(reading: Reading, n: int) -> tuple[str, str]:
     return " ".join(s.text.strip() for s in kept), veto
 
 
-def feature_vector(reading: Reading, n: int, kept: list[_Sentence], logit: float) -> tuple[_Sentence, list[float]]:
-    """FEATURES for point `n` from the model's logit and the kept sentences; and the sentence
-    shown as evidence (the one with most of the point's wording)."""
+def feature_vector(reading: Reading, n: int, kept: list[_Sentence], logit: float, best_logit: float
+                   ) -> tuple[_Sentence, list[float]]:
+    """FEATURES for point `n` from the model's logit, the kept sentences and the best logit among
+    all the answer's points the model read; and the sentence shown as evidence (the one with most
+    of the point's wording)."""
     cover = [guards.coverage(reading, n, s) for s in kept]
     best = max(range(len(kept)), key=lambda i: cover[i])
     words = sum(guards.content_words(reading, s) for s in kept)
-    return kept[best], [logit, max(cover), math.log1p(words), len(kept) / max(1, len(reading.sentences))]
+    return kept[best], [logit, max(cover), math.log1p(words), len(kept) / max(1, len(reading.sentences)),
+                        max(logit, best_logit)]
 
 
 def _windows(texts: list[str], weight: list[float] | None = None) -> list[str]:
@@ -223,9 +229,10 @@ class SemanticModel:
             a = point_text(points[n].point)
             pairs.extend((a, w) for w in windows)
         logits = iter(self.cross.logits(pairs)) if pairs else iter(())
-        for n, (kept, windows) in plan.items():
-            z = max(next(logits) for _ in windows)
-            best, x = feature_vector(reading, n, kept, z)
+        zs = {n: max(next(logits) for _ in windows) for n, (_, windows) in plan.items()}
+        top = max(zs.values(), default=0.0)
+        for n, (kept, _) in plan.items():
+            best, x = feature_vector(reading, n, kept, zs[n], top)
             out[n] = (best, x, "")
         return out
 
@@ -238,7 +245,9 @@ class SemanticModel:
         such a mark is likely wrong. One batch of model calls for both."""
         earned = earned or {}
         doubting = list(earned) if self.doubt_head.doubt > 0 else []
-        feats = self.features(reading, open_points + doubting)
+        # the earned points are read even when none is doubted: their logits are part of every
+        # point's features (best_cross), as in training
+        feats = self.features(reading, open_points + list(earned) if open_points or doubting else [])
         results: dict[int, PointResult | None] = {}
         points = reading.compiled.points
         for n in open_points:
