@@ -147,7 +147,7 @@ def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) ->
         reading = grader.matcher.read(compiled, text)
         gold = set(a["gold"])
         read: dict[int, tuple[list[Any], float]] = {}  # the points the model reads: kept sentences, logit
-        mine: list[tuple[int, Row]] = []
+        mine: list[Row] = []
         for n, cp in enumerate(compiled.points):
             r = grader._lexical(reading, n)
             rule = r.rule if r is not None else ""
@@ -160,13 +160,12 @@ def extract(corpus: Corpus, logits: dict[str, float], progress: bool = False) ->
                     missing += 1
                 else:
                     read[n] = (kept, z)
-            mine.append((n, Row(i, q.id, cp.point.id, cp.point.id in gold, bool(r and r.earned), rule, None)))
+            mine.append(Row(i, q.id, cp.point.id, cp.point.id in gold, bool(r and r.earned), rule, None))
         # as the grader does: one batch of model calls per answer, then each point's features
         top = max((z for _, z in read.values()), default=0.0)
-        for n, row in mine:
-            if n in read:
-                row.x = feature_vector(reading, n, read[n][0], read[n][1], top)[1]
-            rows.append(row)
+        for n, (kept, z) in read.items():
+            mine[n].x = feature_vector(reading, n, kept, z, top)[1]
+        rows.extend(mine)
         if progress and i % 500 == 0:
             print(f"  {i}/{len(corpus.answers)} answers read", file=sys.stderr)
     if missing:
