@@ -143,6 +143,14 @@ def test_negation_scope(sentence: str, word: str, negated: bool) -> None:
 # --------------------------------------------------------------------------- guards (lexical stage)
 
 
+INDICATORS = _q("t-leading-lagging", "Explain the difference between leading and lagging indicators.", [
+    ("leading", "A leading indicator measures activity now that predicts future results, so you can act early.",
+     ["it predicts what will happen", "an early warning you can act on"]),
+    ("lagging", "A lagging indicator measures an outcome after it has happened, such as survey results.",
+     ["shows the result after the event", "measures what has already happened"]),
+])
+
+
 @pytest.mark.parametrize("question, answer, point, earned, rule", [
     (ADHERENCE, "Occupancy is how closely agents keep to their schedule.", "adherence", False, "swapped-definition"),
     (ADHERENCE, "Adherence is keeping to their schedule; occupancy is busy versus idle time.", "adherence", True, None),
@@ -157,6 +165,11 @@ def test_negation_scope(sentence: str, word: str, negated: bool) -> None:
      "resilience", False, "negation"),
     (DRIVERS, "Health, life events, capability and low resilience are the drivers.", "resilience", True, None),
     (DRIVERS, "Low resilience is a driver, and so is health.", "resilience", True, None),
+    # an accept phrase is bound by its own words: "predicts what's coming" is said of the lagging one
+    (INDICATORS, "A leading indicator measures results after they happen, and a lagging indicator predicts "
+     "what's coming.", "leading", False, "swapped-definition"),
+    (INDICATORS, "A leading indicator predicts what will happen, and a lagging one measures results after they "
+     "happen.", "leading", True, None),
 ])
 def test_guards_on_lexical_marks(question: Question, answer: str, point: str, earned: bool, rule: str | None) -> None:
     m = Grader(GLOSSARY, model=False).grade(question, answer)

@@ -431,7 +431,12 @@ def swapped_definition(reading: Reading, n: int, s: _Sentence, rule: str = "") -
         return False
     b = _Bindings(toks, where, breaks, reading.matcher.v.stopwords)
     cp = c.points[n]
-    keys = [k for k in cp.keys if not k.parts] + [k for ph in cp.accepts for k in ph.keys if not k.parts]
+    accept_keys = [k for ph in cp.accepts for k in ph.keys if not k.parts]
+    # a mark by an accept phrase is decided by the phrase's own words ("it predicts what will
+    # happen" in "a leading indicator measures results after they happen, and a lagging
+    # indicator predicts what's coming" is said of the lagging indicator)
+    keys = (accept_keys if rule.endswith("accept") and accept_keys
+            else [k for k in cp.keys if not k.parts] + accept_keys)
     other_points = [cq for t, cq in zip(facts.terms, c.points) if t is not None and t != own
                     and order.index(t) in b.named]
     if mine_j not in b.named:
