@@ -20,7 +20,8 @@ Figures over (answer, marking point) pairs: micro P/R/F1; FC = share of answers 
 nothing (gold empty) that get any credit; trap = share of trap pairs credited; para R = recall
 on paraphrases; swap = share of swapped-definition answers with any false credit; maybe = share
 of open pairs flagged "may cover", and how often a maybe was right. Then overall, per kind, per
-subkind and per topic; the reliability of the model's confidence by bucket; and the untouched
+subkind and per topic (and, where `tools/extend_oof.py` scored batches with a model that never
+saw them, by whether the model that scored an answer saw its batch); the reliability of the model's confidence by bucket; and the untouched
 dev set (../shared/grading-dev/, scored by its own evaluate.py) with the committed model.
 
 The held-out set (grading-data/holdout/: its own questions and answers, by writers who had not
@@ -59,6 +60,22 @@ _UNITS = {
     "Develop customer service procedures for use in a contact centre": "unit: procedures",
 }
 SECOND = ROOT / "grading-data" / "second-examiner.jsonl"
+def unseen_batch_answers(corpus_dir: Path, oof: Path = tg.OOF) -> set[str]:
+    """The ids of the answers whose logits come from a model that never saw their batch at all
+    (`tools/extend_oof.py` scored them with the model trained before they were written). Every
+    other logit comes from a fold model that never saw its question, but saw the other questions
+    of its batch, written by the same writer in the same style."""
+    if not oof.exists():
+        return set()
+    added = json.loads(oof.read_text()).get("settings", {}).get("extended", {}).get("added", [])
+    ids: set[str] = set()
+    for name in added:
+        f = corpus_dir / "answers" / name
+        if f.exists():
+            ids |= {json.loads(line)["id"] for line in f.read_text().splitlines() if line.strip()}
+    return ids
+
+
 TARGETS = {"f1": (">=", 0.90), "fc": ("<=", 0.05), "trap": ("<=", 0.08), "para_r": (">=", 0.75), "swap": ("<=", 0.0)}
 
 
@@ -284,10 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     corpus = tg.load_corpus(Path(args.corpus))
     if not corpus.answers:
         print("no labelled answers in the corpus yet", file=sys.stderr)
-    fold_of = tg.folds_by_question(corpus.answers, args.folds, args.seed)
+    group = tg.oof_group()  # the folds the out-of-fold logits were made with
+    fold_of = tg.folds(corpus.answers, group, args.folds, args.seed)
     qn = len({a["question"] for a in corpus.answers})
     print(f"corpus {corpus.digest}: {len(corpus.answers)} answers over {qn} questions ({corpus.skipped} skipped), "
-          f"{args.folds} folds by question, seed {args.seed}")
+          f"{args.folds} folds by {group}, seed {args.seed}")
     preds: dict[str, tuple[dict[int, set[str]], dict[int, set[str]] | None]] = {}
     extra: dict[str, Any] = {}
     if "round1" in systems:
@@ -347,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         "unit": lambda a, q: [_UNITS.get(q.unit, q.unit or "?")],
         "source": lambda a, q: ["practice" if q.topic.startswith("practice") else "bank"],
     }
+    unseen = unseen_batch_answers(Path(args.corpus))
+    if unseen and model_systems:
+        # how far leave-questions-out flatters the model: its logits for most answers come from a
+        # fold model that saw the rest of their batch; for these, from one that saw none of it
+        keyers["logits"] = lambda a, q: ["batch never seen" if a["id"] in unseen else "batch seen, question not"]
     results: dict[str, dict[str, Any]] = {}
     for kname, key in keyers.items():
         res = {s: score(corpus, h, m, key) for s, (h, m) in preds.items()}

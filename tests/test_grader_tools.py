@@ -5,6 +5,8 @@ import random
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 import grader_pairs  # noqa: E402
@@ -83,3 +85,39 @@ def test_kappa_is_one_for_the_same_marking_and_zero_for_marks_no_better_than_cha
     # disagreement on one pair in twelve lowers it, but not to chance
     c = dict(a) | {2: {"not-same"}}
     assert 0.5 < gq.kappa(corpus, a, c, {0, 1, 2, 3}) < 1.0
+
+
+def test_the_benchmark_tells_the_answers_scored_by_a_model_that_never_saw_their_batch(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import json
+
+    import grading_quality as gq
+
+    (tmp_path / "answers").mkdir()
+    for name, ids in (("w1.jsonl", ["w1-0001", "w1-0002"]), ("w9.jsonl", ["w9-0001"])):
+        (tmp_path / "answers" / name).write_text("".join(json.dumps({"id": i}) + "\n" for i in ids))
+    oof = tmp_path / "oof.json"
+    oof.write_text(json.dumps({"logits": {}, "settings": {"extended": {"added": ["w9.jsonl"]}}}))
+    assert gq.unseen_batch_answers(tmp_path, oof) == {"w9-0001"}
+    # a fold retrain writes its settings afresh: no batch is then unseen by the model that scored it
+    oof.write_text(json.dumps({"logits": {}, "settings": {"folds": 5}}))
+    assert gq.unseen_batch_answers(tmp_path, oof) == set()
+    assert gq.unseen_batch_answers(tmp_path, tmp_path / "missing.json") == set()
+
+
+def test_folds_by_batch_keep_each_batch_and_each_question_in_one_fold() -> None:
+    import train_grader as tg
+
+    answers = [{"id": f"w{b}-{i:04d}", "question": f"p{b}-q{i % 3}"} for b in range(1, 8) for i in range(10 * b)]
+    answers.append({"id": "w1-9999", "question": "p7-q0"})  # a question answered in two batches
+    fold_of = tg.folds(answers, "batch", k=3, seed=12)
+    by_batch: dict[str, set[int]] = {}
+    for a in answers:
+        by_batch.setdefault(tg.batch_of(a["id"]), set()).add(fold_of[a["question"]])
+    assert by_batch["w1"] == {fold_of["p1-q0"], fold_of["p7-q0"]} and all(len(v) == 1 for b, v in by_batch.items() if b != "w1")
+    assert fold_of["p7-q0"] == fold_of["p7-q1"]  # the question goes with the batch that holds most of its answers
+    load = [sum(1 for a in answers if fold_of[a["question"]] == f) for f in range(3)]
+    assert max(load) - min(load) <= 20  # balanced by answers: 70, 60, 50+40 ... within one batch's size
+    assert tg.folds(answers, "question", k=3, seed=12) == tg.folds_by_question(answers, 3, 12)
+    with pytest.raises(ValueError):
+        tg.folds(answers, "writer")

