@@ -20,8 +20,8 @@ Figures over (answer, marking point) pairs: micro P/R/F1; FC = share of answers 
 nothing (gold empty) that get any credit; trap = share of trap pairs credited; para R = recall
 on paraphrases; swap = share of swapped-definition answers with any false credit; maybe = share
 of open pairs flagged "may cover", and how often a maybe was right. Then overall, per kind, per
-subkind and per topic (and, where `tools/extend_oof.py` scored batches with a model that never
-saw them, by whether the model that scored an answer saw its batch); the reliability of the model's confidence by bucket; and the untouched
+subkind and per topic; the same answers scored with logits from models that never saw their batch
+(`grading-data/cross_encoder_oob.json`, `tools/out_of_batch.py`: leave-batches-out); the reliability of the model's confidence by bucket; and the untouched
 dev set (../shared/grading-dev/, scored by its own evaluate.py) with the committed model.
 
 The held-out set (grading-data/holdout/: its own questions and answers, by writers who had not
@@ -60,22 +60,7 @@ _UNITS = {
     "Develop customer service procedures for use in a contact centre": "unit: procedures",
 }
 SECOND = ROOT / "grading-data" / "second-examiner.jsonl"
-def unseen_batch_answers(corpus_dir: Path, oof: Path = tg.OOF) -> set[str]:
-    """The ids of the answers whose logits come from a model that never saw their batch at all
-    (`tools/extend_oof.py` scored them with the model trained before they were written). Every
-    other logit comes from a fold model that never saw its question, but saw the other questions
-    of its batch, written by the same writer in the same style."""
-    if not oof.exists():
-        return set()
-    added = json.loads(oof.read_text()).get("settings", {}).get("extended", {}).get("added", [])
-    ids: set[str] = set()
-    for name in added:
-        f = corpus_dir / "answers" / name
-        if f.exists():
-            ids |= {json.loads(line)["id"] for line in f.read_text().splitlines() if line.strip()}
-    return ids
-
-
+OOB = ROOT / "grading-data" / "cross_encoder_oob.json"  # tools/out_of_batch.py
 TARGETS = {"f1": (">=", 0.90), "fc": ("<=", 0.05), "trap": ("<=", 0.08), "para_r": (">=", 0.75), "swap": ("<=", 0.0)}
 
 
@@ -365,11 +350,6 @@ def main(argv: list[str] | None = None) -> int:
         "unit": lambda a, q: [_UNITS.get(q.unit, q.unit or "?")],
         "source": lambda a, q: ["practice" if q.topic.startswith("practice") else "bank"],
     }
-    unseen = unseen_batch_answers(Path(args.corpus))
-    if unseen and model_systems:
-        # how far leave-questions-out flatters the model: its logits for most answers come from a
-        # fold model that saw the rest of their batch; for these, from one that saw none of it
-        keyers["logits"] = lambda a, q: ["batch never seen" if a["id"] in unseen else "batch seen, question not"]
     results: dict[str, dict[str, Any]] = {}
     for kname, key in keyers.items():
         res = {s: score(corpus, h, m, key) for s, (h, m) in preds.items()}
@@ -404,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  Cohen's kappa over (answer, point) pairs, against the corpus labels: "
               + ", ".join(f"{s} {_f(k, 0).strip()}" for s, k in dm["kappa"].items()))
         extra["double_marked"] = dm
+    if model_systems and OOB.exists():
+        extra["leave_batches_out"] = leave_batches_out(corpus, rows, dheads, doubts, fold_of)
     overall = {s: results["overall"][s]["all"] for s in preds if "all" in results["overall"][s]}
     print("\ntargets (leave-questions-out):")
     for s, f in overall.items():
@@ -435,6 +417,34 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_dev:
         _dev(args)
     return 0
+
+
+def leave_batches_out(corpus: tg.Corpus, rows: list[tg.Row], heads: dict[int, Any], doubts: dict[int, Any],
+                      fold_of: dict[str, int], path: Path = OOB) -> dict[str, Any]:
+    """The answers `tools/out_of_batch.py` scored with a model that never saw their batch, graded
+    by the same per-fold heads twice: with the fold models' logits (the question unseen, the rest
+    of its batch seen) and with the out-of-batch logits (as a batch written later is seen)."""
+    got = json.loads(path.read_text())
+    if got.get("settings", {}).get("corpus_sha256") != corpus.digest:
+        print(f"\n{path.name} was made from another corpus: run tools/out_of_batch.py again")
+        return {}
+    oob = {k: float(v) for k, v in got["logits"].items()}
+    spans = [tuple(int(x) for x in m["batches"].replace("w", "").split("-"))
+             for m in got["settings"].get("models", {}).values()]
+    ids = {a["id"] for a in corpus.answers  # every answer of those batches, the ones with nothing to read too
+           if tg.batch_of(a["id"])[1:].isdigit() and any(lo <= int(tg.batch_of(a["id"])[1:]) <= hi for lo, hi in spans)}
+    rows_b = tg.extract(corpus, tg.out_of_fold_logits(corpus) | oob)
+    preds = {"lexical": (_from_rows(rows, None, fold_of)[0], None),
+             "batch seen": _from_rows(rows, heads, fold_of, doubts)[:2],
+             "never seen": _from_rows(rows_b, heads, fold_of, doubts)[:2]}
+    batches = sorted({tg.batch_of(i) for i in ids}, key=lambda b: int(b[1:]) if b[1:].isdigit() else 0)
+    key = (lambda a, q: ["all"] if a["id"] in ids else [])
+    res = {s: score(corpus, h, m, key) for s, (h, m) in preds.items()}
+    models = ", ".join(f"{rev} for {m['batches']}" for rev, m in got["settings"].get("models", {}).items())
+    print_table(f"leave-batches-out: {len(ids)} answers of {batches[0]}-{batches[-1]}, the shipped design with the "
+                f"fold models' logits (batch seen) and with logits from models that never saw the batch ({models})",
+                res, ["all"])
+    return {"answers": len(ids), "batches": batches, "results": res}
 
 
 def _holdout(root: Path, systems: list[str]) -> dict[str, Any]:

@@ -87,22 +87,16 @@ def test_kappa_is_one_for_the_same_marking_and_zero_for_marks_no_better_than_cha
     assert 0.5 < gq.kappa(corpus, a, c, {0, 1, 2, 3}) < 1.0
 
 
-def test_the_benchmark_tells_the_answers_scored_by_a_model_that_never_saw_their_batch(tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    import json
+def test_out_of_batch_logits_name_the_model_that_scores_each_range_of_batches() -> None:
+    import argparse
 
-    import grading_quality as gq
+    import out_of_batch as oob
 
-    (tmp_path / "answers").mkdir()
-    for name, ids in (("w1.jsonl", ["w1-0001", "w1-0002"]), ("w9.jsonl", ["w9-0001"])):
-        (tmp_path / "answers" / name).write_text("".join(json.dumps({"id": i}) + "\n" for i in ids))
-    oof = tmp_path / "oof.json"
-    oof.write_text(json.dumps({"logits": {}, "settings": {"extended": {"added": ["w9.jsonl"]}}}))
-    assert gq.unseen_batch_answers(tmp_path, oof) == {"w9-0001"}
-    # a fold retrain writes its settings afresh: no batch is then unseen by the model that scored it
-    oof.write_text(json.dumps({"logits": {}, "settings": {"folds": 5}}))
-    assert gq.unseen_batch_answers(tmp_path, oof) == set()
-    assert gq.unseen_batch_answers(tmp_path, tmp_path / "missing.json") == set()
+    assert oob.parse_model("db4eb79:w10-w17") == ("db4eb79", range(10, 18))
+    for bad in ("db4eb79", "db4eb79:w17-w10", "HEAD:w1-w2", "db4eb79:10-17"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            oob.parse_model(bad)
+    assert [oob.batch_number(i) for i in ("w24-0001", "w3-0180", "h1-0001")] == [24, 3, None]
 
 
 def test_folds_by_batch_keep_each_batch_and_each_question_in_one_fold() -> None:
