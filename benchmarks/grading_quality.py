@@ -20,9 +20,10 @@ Figures over (answer, marking point) pairs: micro P/R/F1; FC = share of answers 
 nothing (gold empty) that get any credit; trap = share of trap pairs credited; para R = recall
 on paraphrases; swap = share of swapped-definition answers with any false credit; maybe = share
 of open pairs flagged "may cover", and how often a maybe was right. Then overall, per kind, per
-subkind and per topic; the same answers scored with logits from models that never saw their batch
-(`grading-data/cross_encoder_oob.json`, `tools/out_of_batch.py`: leave-batches-out); the reliability of the model's confidence by bucket; and the untouched
-dev set (../shared/grading-dev/, scored by its own evaluate.py) with the committed model.
+subkind and per topic; the reliability of the model's confidence by bucket; leave-batches-out (the
+answers of the batches in `grading-data/cross_encoder_oob.json`, `tools/out_of_batch.py`, scored
+again with logits from models that never saw their batch); and the untouched dev set
+(../shared/grading-dev/, scored by its own evaluate.py) with the committed model.
 
 The held-out set (grading-data/holdout/: its own questions and answers, by writers who had not
 read the grader, never trained, tuned or fitted on) is scored with the committed grader as it

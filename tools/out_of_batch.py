@@ -3,7 +3,7 @@
 
     .venv/bin/python tools/grader_pairs.py --out /tmp/pairs.jsonl
     .venv/bin/python tools/out_of_batch.py --pairs /tmp/pairs.jsonl \\
-        --model db4eb79:w10-w17 --model 77ce424:w18-w23 --model 411029c:w24-w27
+        --model db4eb79:w10-w17 --model 77ce424:w18-w23
 
 The out-of-fold logits (`grading-data/cross_encoder_oof.json`) come from fold models that never saw
 an answer's question, but did see the other questions of its batch: one writer's questions in one
@@ -14,8 +14,9 @@ so each batch's pairs can also be scored by a model that never saw its batch, ex
 `tools/train_cross_encoder.py` scores a fold (int8 ONNX, one pair per run). The result goes to
 `grading-data/cross_encoder_oob.json`; `benchmarks/grading_quality.py` scores those answers both
 ways with the same heads ("leave-batches-out"). The older models were trained on fewer questions
-(367, 487, 577), so these logits are, if anything, pessimistic. Runs in the project's venv
-(onnxruntime, tokenizers, numpy; no torch).
+(367 and 487), so these logits are, if anything, pessimistic. Batches that joined the corpus the
+short way (`tools/extend_oof.py`, w24–w27) need none: their out-of-fold logits are out of batch
+already. Runs in the project's venv (onnxruntime, tokenizers, numpy; no torch).
 """
 from __future__ import annotations
 
@@ -68,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     models: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for rev, batches in args.model:
-            blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:bot/tutor/grading/weights/cross.int8.onnx"],
-                                  check=True, capture_output=True).stdout
+            got = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:bot/tutor/grading/weights/cross.int8.onnx"],
+                                 capture_output=True)
+            if got.returncode:
+                raise SystemExit(f"no model at {rev} in this clone's history: {got.stderr.decode().strip()}")
+            blob = got.stdout
             path = Path(tmp) / f"{rev}.int8.onnx"
             path.write_bytes(blob)
             todo = [r for r in rows if r["source"] == "corpus"
