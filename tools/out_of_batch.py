@@ -48,11 +48,6 @@ def parse_model(spec: str) -> tuple[str, range]:
     return m.group(1), range(int(m.group(2)), int(m.group(3)) + 1)
 
 
-def batch_number(answer_id: str) -> int | None:
-    m = re.match(r"^w(\d+)$", tg.batch_of(answer_id))
-    return int(m.group(1)) if m else None
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=Path, default=Path("/tmp/pairs.jsonl"))
@@ -77,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / f"{rev}.int8.onnx"
             path.write_bytes(blob)
             todo = [r for r in rows if r["source"] == "corpus"
-                    and batch_number(corpus.answers[r["answer"]]["id"]) in batches]
+                    and tg.batch_number(corpus.answers[r["answer"]]["id"]) in batches]
             for r, z in zip(todo, tce.onnx_logits(path, tce.WEIGHTS / "tokenizer.json", todo)):
                 logits[f"{r['answer']}:{r['point']}"] = round(z, 4)
             models[rev] = {"batches": f"w{batches.start}-w{batches.stop - 1}", "pairs": len(todo),

@@ -109,6 +109,12 @@ def batch_of(answer_id: str) -> str:
     return answer_id.split("-", 1)[0]
 
 
+def batch_number(answer_id: str) -> int | None:
+    """A corpus batch's number ("w24-0001" -> 24); None for other sets ("h1-0001")."""
+    b = batch_of(answer_id)
+    return int(b[1:]) if b[:1] == "w" and b[1:].isdigit() else None
+
+
 def folds_by_batch(answers: list[dict[str, Any]], k: int = FOLDS, seed: int = SEED) -> dict[str, int]:
     """Grouped k-fold by batch: question id -> fold, whole batches to a fold (each batch is one
     writer's questions in one style, so a model scored on a fold has seen none of its batch, as
