@@ -430,15 +430,14 @@ def leave_batches_out(corpus: tg.Corpus, rows: list[tg.Row], heads: dict[int, An
         print(f"\n{path.name} was made from another corpus: run tools/out_of_batch.py again")
         return {}
     oob = {k: float(v) for k, v in got["logits"].items()}
-    spans = [tuple(int(x) for x in m["batches"].replace("w", "").split("-"))
-             for m in got["settings"].get("models", {}).values()]
+    spans = [(m["first"], m["last"]) for m in got["settings"].get("models", {}).values()]
     ids = {a["id"] for a in corpus.answers  # every answer of those batches, the ones with nothing to read too
            if any(lo <= (tg.batch_number(a["id"]) or 0) <= hi for lo, hi in spans)}
     rows_b = tg.extract(corpus, tg.out_of_fold_logits(corpus) | oob)
     preds = {"lexical": (_from_rows(rows, None, fold_of)[0], None),
              "batch seen": _from_rows(rows, heads, fold_of, doubts)[:2],
              "never seen": _from_rows(rows_b, heads, fold_of, doubts)[:2]}
-    batches = sorted({tg.batch_of(i) for i in ids}, key=lambda b: tg.batch_number(b + "-") or 0)
+    batches = sorted({tg.batch_of(i) for i in ids}, key=lambda b: tg.batch_number(b) or 0)
     key = (lambda a, q: ["all"] if a["id"] in ids else [])
     res = {s: score(corpus, h, m, key) for s, (h, m) in preds.items()}
     models = ", ".join(f"{rev} for {m['batches']}" for rev, m in got["settings"].get("models", {}).items())

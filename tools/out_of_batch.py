@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                     and tg.batch_number(corpus.answers[r["answer"]]["id"]) in batches]
             for r, z in zip(todo, tce.onnx_logits(path, tce.WEIGHTS / "tokenizer.json", todo)):
                 logits[f"{r['answer']}:{r['point']}"] = round(z, 4)
-            models[rev] = {"batches": f"w{batches.start}-w{batches.stop - 1}", "pairs": len(todo),
+            models[rev] = {"batches": f"w{batches.start}-w{batches.stop - 1}", "first": batches.start,
+                           "last": batches.stop - 1, "pairs": len(todo),
                            "model_sha256": hashlib.sha256(blob).hexdigest()[:16]}
             print(f"{rev}: {len(todo)} pairs of w{batches.start}-w{batches.stop - 1}", file=sys.stderr, flush=True)
     settings = {"corpus_sha256": corpus.digest, "models": models,

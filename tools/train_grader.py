@@ -125,8 +125,8 @@ def folds_by_batch(answers: list[dict[str, Any]], k: int = FOLDS, seed: int = SE
     for a in answers:
         b = batch_of(str(a["id"]))
         per_batch[b] = per_batch.get(b, 0) + 1
-        votes.setdefault(a["question"], {}).setdefault(b, 0)
-        votes[a["question"]][b] += 1
+        per_question = votes.setdefault(a["question"], {})
+        per_question[b] = per_question.get(b, 0) + 1
     batches = sorted(per_batch)
     random.Random(seed).shuffle(batches)
     batches.sort(key=lambda b: -per_batch[b])  # largest first; ties in the shuffled order
