@@ -117,3 +117,18 @@ def test_folds_by_batch_keep_each_batch_and_each_question_in_one_fold() -> None:
     assert tg.folds(answers, "question", k=3, seed=12) == tg.folds_by_question(answers, 3, 12)
     with pytest.raises(ValueError):
         tg.folds(answers, "writer")
+
+
+def test_model_comparison_ranks_by_auc_with_ties_half_and_finds_the_recall_a_precision_allows() -> None:
+    import compare_models as cm
+
+    assert cm.auc([3.0, 2.0], [1.0, 0.0]) == 1.0
+    assert cm.auc([0.0], [1.0]) == 0.0
+    assert cm.auc([1.0, 1.0], [1.0]) == 0.5  # a tie is counted half
+    assert cm.auc([2.0, 0.5], [1.0, 0.0]) == 0.75
+    # scores 4 3 2 1 with gold T F T F: at precision 0.6 the first three pairs (2 of 3 right) are
+    # allowed, recall 1.0 at threshold 2; at precision 0.9 only the first, recall 0.5
+    z, y = [4.0, 3.0, 2.0, 1.0], [True, False, True, False]
+    assert cm.recall_at_precision(z, y, 0.6) == (1.0, 2.0)
+    assert cm.recall_at_precision(z, y, 0.9) == (0.5, 4.0)
+    assert cm.recall_at_precision([1.0], [False], 0.5) == (0.0, float("inf"))
