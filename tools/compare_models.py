@@ -31,26 +31,15 @@ sys.path.insert(0, str(ROOT / "tools"))
 import train_cross_encoder as tce  # noqa: E402
 import train_grader as tg  # noqa: E402
 
-TOKENIZER = ROOT / "bot" / "tutor" / "grading" / "weights" / "tokenizer.json"
+TOKENIZER = tce.WEIGHTS / "tokenizer.json"
 
 
 def auc(pos: Sequence[float], neg: Sequence[float]) -> float:
     """P(a positive scores above a negative), ties counted half (the Mann-Whitney statistic)."""
     if not len(pos) or not len(neg):
         return float("nan")
-    values = np.concatenate([np.asarray(pos, dtype=float), np.asarray(neg, dtype=float)])
-    order = values.argsort(kind="mergesort")
-    ranks = np.empty(len(values))
-    sorted_v = values[order]
-    i = 0
-    while i < len(values):  # mid-ranks for ties
-        j = i
-        while j + 1 < len(values) and sorted_v[j + 1] == sorted_v[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    n_pos = len(pos)
-    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * len(neg)))
+    d = np.asarray(pos, dtype=float)[:, None] - np.asarray(neg, dtype=float)[None, :]
+    return float(((d > 0) + 0.5 * (d == 0)).mean())
 
 
 def recall_at_precision(z: Sequence[float], y: Sequence[bool], precision: float) -> tuple[float, float]:
